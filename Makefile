@@ -1,0 +1,97 @@
+# nudge — build, test, demo, bench.  `make help` lists the targets.
+
+CC      ?= cc
+PKGS    := lua5.4 libcjson sqlite3 libsodium libcurl
+DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
+            libcurl4-openssl-dev libsodium-dev libcjson-dev sqlite3 time
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ilua -Ibuild
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build/san
+else
+BUILD   := build
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS     = $(PKG_LIBS) -lpthread -lm
+
+RUNTIME_SRC := $(wildcard runtime/*.c) $(wildcard lua/*.c)
+CORE_SRC    := $(filter-out runtime/main.c,$(RUNTIME_SRC))
+CORE_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC)) $(BUILD)/obj/stdlib_embed.o
+STDLIB_LUA  := $(sort $(wildcard stdlib/*.lua))
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test demo bench clean format lint help check-deps
+
+all: $(BUILD)/nudge
+
+help:
+	@echo "make          build $(BUILD)/nudge"
+	@echo "make deps     install the Debian packages (as root)"
+	@echo "make test     build and run every test (SAN=1 for ASan+UBSan)"
+	@echo "make demo     run the cart-abandonment recipe on examples/ data"
+	@echo "make bench    events/s and peak RSS of 'nudge run' (median of 5)"
+
+# Installs the Debian packages; idempotent.  Run as root (CI is root).
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PKGS)
+
+# `make test` and `make demo` install the dependencies when a header is missing.
+check-deps:
+	@for h in /usr/include/lua5.4/lua.h /usr/include/sqlite3.h /usr/include/sodium.h \
+	          /usr/include/cjson/cJSON.h /usr/include/x86_64-linux-gnu/curl/curl.h; do \
+	  [ -e $$h ] || { echo "missing $$h: running make deps"; $(MAKE) --no-print-directory deps; break; }; \
+	done; command -v pkg-config >/dev/null || $(MAKE) --no-print-directory deps
+
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/stdlib_embed.c: $(BUILD)/tools/embed $(STDLIB_LUA)
+	$(BUILD)/tools/embed $(STDLIB_LUA) > $@
+
+$(BUILD)/obj/stdlib_embed.o: $(BUILD)/stdlib_embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(wildcard runtime/*.h lua/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/nudge: $(BUILD)/obj/runtime/main.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
+
+$(BUILD)/tools/gen_events: tools/gen_events.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+test: check-deps
+	@$(MAKE) --no-print-directory $(BUILD)/nudge $(UNIT_BIN) $(BUILD)/tools/gen_events
+	@BUILD=$(BUILD) sh tests/run.sh
+
+demo: check-deps
+	@$(MAKE) --no-print-directory $(BUILD)/nudge
+	@sh examples/demo.sh $(BUILD)/nudge
+
+bench: check-deps
+	@$(MAKE) --no-print-directory $(BUILD)/nudge $(BUILD)/tools/gen_events
+	@sh bench/run.sh $(BUILD)
+
+format:
+	clang-format -i runtime/*.[ch] lua/*.[ch] tests/unit/*.[ch] tools/*.c
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem -Iruntime -Ilua runtime lua
+
+clean:
+	rm -rf build

@@ -1,0 +1,154 @@
+/* Deterministic replay of one journey activation: recorded j: calls answer
+ * from the history, new ones do their work and are recorded in the same
+ * transaction as everything else the step does. */
+#include "activation.h"
+
+#include "log.h"
+
+#include <cJSON.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int act_begin(activation *a)
+{
+    a->seq = 0;
+    a->outcome = ACT_RUNNING;
+    a->error[0] = 0;
+    return store_history_load(a->store, a->inst->id, &a->history, &a->history_len);
+}
+
+void act_end(activation *a)
+{
+    store_history_free(a->history, a->history_len);
+    a->history = NULL;
+    a->history_len = 0;
+}
+
+int act_replay(activation *a, const char *kind, const char **result)
+{
+    if (a->seq >= a->history_len) return 0;
+    history_entry *e = &a->history[a->seq];
+    if (strcmp(e->kind, kind) != 0) {
+        snprintf(a->error, sizeof a->error,
+                 "journey is not deterministic: step %d was j:%s and is now j:%s "
+                 "(read time, randomness and profile data only through j)",
+                 a->seq + 1, e->kind, kind);
+        return -1;
+    }
+    *result = e->result;
+    a->seq++;
+    return 1;
+}
+
+int act_record(activation *a, const char *kind, const char *result)
+{
+    if (store_history_append(a->store, a->inst->id, a->seq, kind, result)) return -1;
+    a->seq++;
+    a->inst->steps = a->seq;
+    return 0;
+}
+
+enum act_block act_block(activation *a, const char *kind, int64_t wait_ms,
+                         const char *event, int line)
+{
+    instance *in = a->inst;
+    if (!in->pending_kind) {
+        in->pending_kind = strdup(kind);
+        in->pending_event = event ? strdup(event) : NULL;
+        in->pending_due_ms = a->now_ms + wait_ms;
+        in->pending_line = line;
+        return BLOCK_SUSPEND;
+    }
+    if (a->wake == WAKE_EVENT && in->pending_event && a->wake_event_name &&
+        strcmp(in->pending_event, a->wake_event_name) == 0)
+        return BLOCK_EVENT;
+    if (a->now_ms >= in->pending_due_ms) return BLOCK_TIMEOUT;
+    return BLOCK_SUSPEND;
+}
+
+int act_unblock(activation *a)
+{
+    instance *in = a->inst;
+    int rc = store_timer_clear(a->store, in->id, in->pending_due_ms);
+    free(in->pending_kind), free(in->pending_event);
+    in->pending_kind = in->pending_event = NULL;
+    in->pending_due_ms = 0;
+    in->pending_line = 0;
+    return rc;
+}
+
+static char *status_json(const char *status, const char *reason)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", status);
+    if (reason) cJSON_AddStringToObject(o, "reason", reason);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+int act_send(activation *a, const char *channel, const char *template_name,
+             const char *vars_json, char **result)
+{
+    instance *in = a->inst;
+    const char *outcome = in->holdout ? "holdout" : "queued";
+    if (!in->holdout) {
+        char key[64];
+        snprintf(key, sizeof key, "nudge-%lld-%d", (long long)in->id, a->seq);
+        if (store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id, channel,
+                                template_name, vars_json, a->now_ms))
+            return -1;
+        a->counters->messages_queued++;
+    } else {
+        a->counters->messages_holdout++;
+    }
+    if (store_message_log(a->store, in->id, in->profile_id, in->journey, channel,
+                          template_name, outcome, in->holdout ? "control group" : NULL,
+                          a->now_ms))
+        return -1;
+    *result = status_json(outcome, in->holdout ? "holdout" : NULL);
+    return *result ? 0 : -1;
+}
+
+int act_consented(activation *a, const char *channel, const char *purpose)
+{
+    int granted = strcmp(a->consent_default, "opt_out") == 0;
+    if (purpose && strcmp(purpose, "transactional") == 0) return 1;
+    char *text = store_profile_json(a->store, a->inst->profile_id);
+    cJSON *profile = cJSON_Parse(text);
+    cJSON *consent = cJSON_GetObjectItemCaseSensitive(profile, "consent");
+    cJSON *entry = cJSON_GetObjectItemCaseSensitive(consent, channel);
+    if (cJSON_IsBool(entry)) granted = cJSON_IsTrue(entry);
+    cJSON_Delete(profile);
+    free(text);
+    return granted;
+}
+
+double act_stable_fraction(const char *journey, const char *profile_id, const char *salt)
+{
+    crypto_generichash_state st;
+    unsigned char hash[8];
+    crypto_generichash_init(&st, NULL, 0, sizeof hash);
+    crypto_generichash_update(&st, (const unsigned char *)journey, strlen(journey) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)profile_id, strlen(profile_id) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)salt, strlen(salt));
+    crypto_generichash_final(&st, hash, sizeof hash);
+    uint64_t v = 0;
+    for (int i = 0; i < 7; i++) v = v << 8 | hash[i];
+    return (double)v / (double)(1ULL << 56);
+}
+
+int act_split(activation *a, const char *const *names, const double *weights, int count)
+{
+    char salt[32];
+    double total = 0, at = 0;
+    (void)names;
+    for (int i = 0; i < count; i++) total += weights[i];
+    snprintf(salt, sizeof salt, "split-%d", a->seq);
+    double point = act_stable_fraction(a->inst->journey, a->inst->profile_id, salt) * total;
+    for (int i = 0; i < count; i++)
+        if (point < (at += weights[i])) return i;
+    return count - 1;
+}

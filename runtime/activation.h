@@ -1,0 +1,71 @@
+/* One activation of a journey instance: the deterministic-replay cursor.
+ * Each j: call asks act_replay first; a call already in the history gets
+ * its recorded result, a new one does its work and is recorded, all in the
+ * caller's transaction.  Blocking calls (wait, wait_for) park the instance
+ * with a pending call that a timer or an event later resolves.  Plain C:
+ * the Lua side is lua/l_journey.c. */
+#ifndef NUDGE_ACTIVATION_H
+#define NUDGE_ACTIVATION_H
+#include "store.h"
+
+#include <stdint.h>
+
+enum wake_kind { WAKE_START, WAKE_TIMER, WAKE_EVENT };
+enum act_outcome { ACT_RUNNING, ACT_SUSPENDED, ACT_COMPLETED, ACT_EXITED, ACT_FAILED };
+enum act_block { BLOCK_SUSPEND, BLOCK_TIMEOUT, BLOCK_EVENT };
+
+typedef struct act_counters {
+    long messages_queued, messages_holdout;
+} act_counters;
+
+typedef struct activation {
+    store *store;
+    instance *inst;
+    history_entry *history;
+    int history_len;
+    int seq;                    /* index of the next j: call */
+    int64_t now_ms;
+    const char *consent_default; /* "opt_in" or "opt_out" */
+    enum wake_kind wake;
+    const char *wake_event_name; /* WAKE_EVENT: the event's name ... */
+    const char *wake_event_json; /* ... and its JSON */
+    enum act_outcome outcome;
+    char error[600];
+    act_counters *counters;
+} activation;
+
+/* Loads the instance's history.  Returns 0 or -1. */
+int act_begin(activation *a);
+void act_end(activation *a);
+
+/* 1: the call at this step is recorded (its JSON result in *result);
+ * 0: new ground; -1: the history holds another call here (a->error). */
+int act_replay(activation *a, const char *kind, const char **result);
+
+/* Records a new call's JSON result and moves to the next step. */
+int act_record(activation *a, const char *kind, const char *result);
+
+/* A blocking call at new ground.  The first time it parks the instance
+ * (due = now + wait_ms, awaiting `event` when not NULL) and returns
+ * BLOCK_SUSPEND; on later wakes it says whether the timer ran out
+ * (BLOCK_TIMEOUT) or the awaited event came (BLOCK_EVENT). */
+enum act_block act_block(activation *a, const char *kind, int64_t wait_ms,
+                         const char *event, int line);
+/* Clears the pending call once its result is recorded. */
+int act_unblock(activation *a);
+
+/* j:send: queues the message (or records the holdout) and writes the JSON
+ * status into result (malloc'd). */
+int act_send(activation *a, const char *channel, const char *template_name,
+             const char *vars_json, char **result);
+
+/* j:consented: from the profile's `consent` trait, else the default. */
+int act_consented(activation *a, const char *channel, const char *purpose);
+
+/* j:split: index of the chosen variant, stable per person, journey and step. */
+int act_split(activation *a, const char *const *names, const double *weights, int count);
+
+/* A fraction in [0, 1) stable for (journey, profile, salt). */
+double act_stable_fraction(const char *journey, const char *profile_id, const char *salt);
+
+#endif

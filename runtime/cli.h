@@ -1,0 +1,30 @@
+/* The command line: parsed options shared by the commands, and the
+ * commands themselves (cmd_*.c). */
+#ifndef NUDGE_CLI_H
+#define NUDGE_CLI_H
+#include "config.h"
+#include "engine.h"
+
+enum exit_code { EXIT_OK = 0, EXIT_FAILURE_RUNTIME = 1, EXIT_USAGE = 2, EXIT_REJECTED = 3 };
+
+typedef struct cli {
+    const char *command;
+    const char **args; /* positional arguments after the command */
+    int arg_count;
+    const char *config_path, *db_path, *outbox_path, *events_path, *clock, *now;
+    int dry_run, strict, quiet, verbose;
+    config cfg;
+} cli;
+
+int cmd_run(cli *c);
+int cmd_tick(cli *c);
+int cmd_check(cli *c);
+
+/* Shared by the commands: loads the recipes named on the command line (or
+ * found in the config's folders) into the host.  0, or -1 (reported). */
+int cli_load_recipes(cli *c, host *h, engine *e);
+
+/* Prints the summary line of SPEC §8. */
+void cli_print_summary(const cli *c, const engine_stats *st, store *s);
+
+#endif

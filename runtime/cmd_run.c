@@ -1,0 +1,223 @@
+/* `nudge run` and `nudge tick`: ingest events through the engine in
+ * batched transactions, fire due timers, deliver the outbox, and end with
+ * the summary line. */
+#include "cli.h"
+#include "deliver.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BATCH_EVENTS 5000
+#define BATCH_NS (250 * 1000000LL)
+
+typedef struct run_state {
+    cli *c;
+    store *store;
+    engine *engine;
+    engine_stats stats;
+    ingest_stats ingest;
+    long in_batch;
+    int64_t batch_started_ns, progress_ns;
+    int progress; /* print a progress line: stderr is a terminal */
+} run_state;
+
+static int is_recipe_file(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && !strcmp(name + n - 4, ".lua") && (n < 9 || strcmp(name + n - 9, "_test.lua"));
+}
+
+static int load_recipe(host *h, engine *e, const char *path)
+{
+    char err[800];
+    recipe *r = host_load_file(h, path, err, sizeof err);
+    if (!r) return log_error("%s", err), -1;
+    log_info("loaded journey %s from %s (version %.12s)", r->name, path, r->hash);
+    return e ? engine_add_recipe(e, r) : 0;
+}
+
+/* Every recipe file of a folder, in name order (tests and templates aside). */
+static int load_folder(host *h, engine *e, const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort), rc = 0;
+    if (n < 0) return log_error("cannot read recipe folder %s: %m", dir), -1;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (!rc && is_recipe_file(names[i]->d_name)) rc = load_recipe(h, e, path);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int cli_load_recipes(cli *c, host *h, engine *e)
+{
+    const char **paths = c->args;
+    int count = c->arg_count;
+    if (!count) paths = (const char **)c->cfg.recipe_dirs, count = c->cfg.recipe_dir_count;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (stat(paths[i], &st)) return log_error("%s: no such recipe file or folder", paths[i]), -1;
+        if ((S_ISDIR(st.st_mode) ? load_folder(h, e, paths[i]) : load_recipe(h, e, paths[i])))
+            return -1;
+    }
+    return 0;
+}
+
+static long live_instances(store *s)
+{
+    sqlite3_stmt *st;
+    long n = 0;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT count(*) FROM instances WHERE state < 2", -1,
+                           &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+void cli_print_summary(const cli *c, const engine_stats *st, store *s)
+{
+    if (c->quiet) return;
+    printf("events %ld accepted, %ld rejected, %ld duplicate; "
+           "journeys %ld started, %ld exited, %ld completed, %ld failed, %ld waiting; "
+           "messages %ld delivered, 0 suppressed, 0 deferred, %ld holdout, %ld failed\n",
+           st->events_accepted, st->events_rejected, st->events_duplicate,
+           st->journeys_started, st->journeys_exited, st->journeys_completed,
+           st->journeys_failed, live_instances(s), st->messages_delivered,
+           st->sends.messages_holdout, st->messages_failed);
+    if (c->verbose) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        log_info("peak RSS %ld KB", ru.ru_maxrss);
+    }
+}
+
+/* Commits the batch in hand, delivers what it queued, opens the next. */
+static int commit_batch(run_state *r, int reopen)
+{
+    if (engine_checkpoint(r->engine)) return -1;
+    r->in_batch = 0;
+    r->batch_started_ns = time_mono_ns();
+    if (r->c->dry_run) return 0;
+    if (store_commit(r->store)) return -1;
+    if (deliver_outbox(r->store, r->c->outbox_path, &r->stats.messages_delivered)) return -1;
+    if (!reopen) return 0;
+    if (store_begin(r->store)) return -1;
+    /* under the wall clock, timers that came due meanwhile fire first */
+    return r->c->clock && !strcmp(r->c->clock, "event") ? 0
+                                                       : engine_advance(r->engine, time_wall_ms());
+}
+
+static void show_progress(run_state *r, int final)
+{
+    int64_t now = time_mono_ns();
+    if (!r->progress || (!final && now - r->progress_ns < 500000000LL)) return;
+    r->progress_ns = now;
+    fprintf(stderr, "\r%ld events, %ld rejected, %ld journeys started, %ld messages%s",
+            r->ingest.accepted, r->ingest.rejected, r->stats.journeys_started,
+            r->stats.sends.messages_queued, final ? "\n" : "");
+}
+
+static int on_event(void *ctx, nudge_event *ev)
+{
+    run_state *r = ctx;
+    if (engine_event(r->engine, ev)) return -1;
+    show_progress(r, 0);
+    if (++r->in_batch >= BATCH_EVENTS || time_mono_ns() - r->batch_started_ns > BATCH_NS)
+        return commit_batch(r, 1);
+    return 0;
+}
+
+/* Opens the store, the host and the engine, and loads the recipes. */
+static int open_run(run_state *r, cli *c, host **h)
+{
+    char err[600];
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    if (store_open(c->db_path, &r->store, err, sizeof err))
+        return log_error("%s", err), EXIT_FAILURE_RUNTIME;
+    engine_options options = {.event_clock = c->clock && !strcmp(c->clock, "event"),
+                              .consent_default = c->cfg.consent_default};
+    *h = host_new(r->store, c->cfg.limits);
+    r->engine = *h ? engine_new(r->store, *h, options, &r->stats) : NULL;
+    if (!r->engine) return log_error("cannot start the engine"), EXIT_FAILURE_RUNTIME;
+    if (cli_load_recipes(c, *h, r->engine)) return EXIT_USAGE;
+    r->progress = !c->quiet && isatty(STDERR_FILENO);
+    r->batch_started_ns = time_mono_ns();
+    return EXIT_OK;
+}
+
+static void close_run(run_state *r, host *h)
+{
+    engine_free(r->engine);
+    host_free(h);
+    store_close(r->store);
+}
+
+/* Reads the events, each batch in one transaction; timers due before an
+ * event fire before it under the event clock. */
+static int run_events(run_state *r)
+{
+    cli *c = r->c;
+    int event_clock = c->clock && !strcmp(c->clock, "event");
+    FILE *in = stdin;
+    if (c->events_path && strcmp(c->events_path, "-") && !(in = fopen(c->events_path, "r")))
+        return log_error("cannot open events file %s: %m", c->events_path), -1;
+    const char *source = c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
+    int rc = store_begin(r->store);
+    if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
+    if (!rc && c->events_path) rc = ingest_stream(in, source, on_event, r, &r->ingest);
+    if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
+    if (in != stdin) fclose(in);
+    show_progress(r, 1);
+    r->stats.events_accepted = r->ingest.accepted - r->stats.events_duplicate;
+    r->stats.events_rejected = r->ingest.rejected;
+    if (!rc) rc = commit_batch(r, 0);
+    store_rollback(r->store); /* after an error, or the dry run's work */
+    return rc;
+}
+
+int cmd_run(cli *c)
+{
+    run_state r;
+    host *h = NULL;
+    int rc = open_run(&r, c, &h);
+    if (rc == EXIT_OK) {
+        if (!c->arg_count && !c->cfg.recipe_dir_count)
+            log_warn("no recipes named: events are stored, no journey starts");
+        rc = run_events(&r) ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+        cli_print_summary(c, &r.stats, r.store);
+        if (rc == EXIT_OK && c->strict && r.stats.events_rejected) rc = EXIT_REJECTED;
+    }
+    close_run(&r, h);
+    return rc;
+}
+
+/* `nudge tick [--now TIME]`: fire what is due, deliver, exit. */
+int cmd_tick(cli *c)
+{
+    run_state r;
+    host *h = NULL;
+    int64_t now = time_wall_ms();
+    if (c->now && time_parse_iso8601(c->now, &now))
+        return log_error("--now: not an ISO-8601 time: %s", c->now), EXIT_USAGE;
+    if (c->now && !c->clock) c->clock = "event";
+    int rc = open_run(&r, c, &h);
+    if (rc == EXIT_OK) {
+        rc = store_begin(r.store) || engine_advance(r.engine, now) || commit_batch(&r, 0);
+        store_rollback(r.store);
+        cli_print_summary(c, &r.stats, r.store);
+        rc = rc ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+    }
+    close_run(&r, h);
+    return rc;
+}

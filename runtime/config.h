@@ -1,0 +1,23 @@
+/* nudge.conf.lua: a Lua file returning a table of settings, run in the
+ * sandbox.  Unknown keys and wrong types are errors naming the key. */
+#ifndef NUDGE_CONFIG_H
+#define NUDGE_CONFIG_H
+#include "sandbox.h"
+
+typedef struct config {
+    char *db_path;         /* "nudge.db" */
+    char *key_file;        /* "nudge.key" */
+    char *outbox_path;     /* the file channel's output: "outbox.ndjson" */
+    char *consent_default; /* "opt_in" or "opt_out" */
+    char *timezone;        /* default time zone for profiles: "UTC" */
+    char **recipe_dirs;    /* folders searched when no recipe is named */
+    int recipe_dir_count;
+    sandbox_limits limits;
+} config;
+
+/* Fills `out` with defaults, then with `path` when given (or when
+ * ./nudge.conf.lua exists and `path` is NULL).  0, or -1 with `err`. */
+int config_load(const char *path, config *out, char *err, size_t err_len);
+void config_free(config *c);
+
+#endif

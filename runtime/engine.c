@@ -1,0 +1,262 @@
+/* The journey engine: event routing (triggers, wait_for, exit_on, goals),
+ * timers, the clock, and what happens to an instance after each
+ * activation. */
+#include "engine.h"
+
+#include "log.h"
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct engine {
+    store *store;
+    host *host;
+    engine_options options;
+    engine_stats *stats;
+    recipe **live;  /* recipes whose triggers are live */
+    int live_count;
+    int64_t now_ms; /* event clock */
+};
+
+#define CLOCK_KEY "event_clock_ms"
+
+engine *engine_new(store *s, host *h, engine_options options, engine_stats *stats)
+{
+    engine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->store = s, e->host = h, e->options = options, e->stats = stats;
+    if (!e->options.consent_default) e->options.consent_default = "opt_in";
+    if (store_meta_get(s, CLOCK_KEY, &e->now_ms) < 0) return free(e), NULL;
+    return e;
+}
+
+void engine_free(engine *e)
+{
+    if (!e) return;
+    free(e->live);
+    free(e);
+}
+
+int engine_add_recipe(engine *e, recipe *r)
+{
+    recipe **bigger = realloc(e->live, (size_t)(e->live_count + 1) * sizeof *bigger);
+    if (!bigger) return -1;
+    e->live = bigger;
+    e->live[e->live_count++] = r;
+    return 0;
+}
+
+int64_t engine_now(engine *e)
+{
+    return e->options.event_clock ? e->now_ms : time_wall_ms();
+}
+
+int engine_checkpoint(engine *e)
+{
+    return e->options.event_clock ? store_meta_set(e->store, CLOCK_KEY, e->now_ms) : 0;
+}
+
+/* Ends the instance for good: clears its timer and records why. */
+static void finish(engine *e, instance *in, int state, int64_t now)
+{
+    if (in->pending_due_ms) store_timer_clear(e->store, in->id, in->pending_due_ms);
+    in->state = state;
+    in->ended_ms = now;
+    in->pending_due_ms = 0;
+    if (state == INSTANCE_EXITED) e->stats->journeys_exited++;
+    if (state == INSTANCE_COMPLETED) e->stats->journeys_completed++;
+    if (state == INSTANCE_FAILED) e->stats->journeys_failed++;
+}
+
+static void fail_instance(engine *e, instance *in, const char *why, int64_t now)
+{
+    log_error("journey %s instance %lld (profile %s) failed: %s", in->journey,
+              (long long)in->id, in->profile_id, why);
+    free(in->error);
+    in->error = strdup(why);
+    finish(e, in, INSTANCE_FAILED, now);
+}
+
+/* Journeys match track events by name and other calls by type
+ * ("identify", "page", ...). */
+static const char *route_name(const nudge_event *ev)
+{
+    return strcmp(ev->type, "track") == 0 ? ev->name : ev->type;
+}
+
+/* Runs one activation and saves what it left.  -1 only on store errors. */
+static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
+                    const nudge_event *ev, const char *event_json)
+{
+    int64_t now = engine_now(e);
+    activation a = {.store = e->store, .inst = in, .now_ms = now, .wake = wake,
+                    .consent_default = e->options.consent_default,
+                    .wake_event_name = ev ? route_name(ev) : NULL,
+                    .wake_event_json = event_json,
+                    .counters = &e->stats->sends};
+    if (act_begin(&a)) return -1;
+    host_activate(e->host, r, &a);
+    act_end(&a);
+    switch (a.outcome) {
+    case ACT_SUSPENDED:
+        in->state = INSTANCE_WAITING;
+        if (store_timer_set(e->store, in->id, in->pending_due_ms)) return -1;
+        break;
+    case ACT_COMPLETED: finish(e, in, INSTANCE_COMPLETED, now); break;
+    case ACT_EXITED: finish(e, in, INSTANCE_EXITED, now); break;
+    default: fail_instance(e, in, a.error[0] ? a.error : "unknown failure", now); break;
+    }
+    return store_instance_update(e->store, in);
+}
+
+int engine_advance(engine *e, int64_t now_ms)
+{
+    int64_t id, due;
+    int found;
+    while ((found = store_timer_next(e->store, now_ms, &id, &due)) == 1) {
+        instance in = {0};
+        char err[300];
+        if (store_timer_clear(e->store, id, due)) return -1;
+        if (e->options.event_clock && due > e->now_ms) e->now_ms = due;
+        if (store_instance_load(e->store, id, &in) != 1) continue;
+        int rc = 0;
+        if (in.state == INSTANCE_WAITING && in.pending_due_ms == due) {
+            recipe *r = host_recipe(e->host, in.version, err, sizeof err);
+            e->stats->timers_fired++;
+            if (r)
+                rc = activate(e, r, &in, WAKE_TIMER, NULL, NULL);
+            else
+                fail_instance(e, &in, err, engine_now(e)), rc = store_instance_update(e->store, &in);
+        }
+        store_instance_free(&in);
+        if (rc) return -1;
+    }
+    if (e->options.event_clock && now_ms > e->now_ms) e->now_ms = now_ms;
+    return found < 0 ? -1 : 0;
+}
+
+static int listed(char **names, int count, const char *name)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+typedef struct routing {
+    engine *e;
+    const nudge_event *ev;
+    const char *name; /* the track event's name, else the event type */
+    const char *json;
+} routing;
+
+/* One live instance of the event's profile: goal, exit_on, wait_for. */
+static int route_to_instance(void *ctx, instance *in)
+{
+    routing *rt = ctx;
+    engine *e = rt->e;
+    char err[300];
+    int64_t now = engine_now(e);
+    recipe *r = host_recipe(e->host, in->version, err, sizeof err);
+    if (!r) {
+        fail_instance(e, in, err, now);
+        return store_instance_update(e->store, in);
+    }
+    int changed = 0;
+    if (r->goal_event && !in->goal_ms && strcmp(r->goal_event, rt->name) == 0 &&
+        (!r->goal_within_ms || now - in->started_ms <= r->goal_within_ms))
+        in->goal_ms = now, changed = 1;
+    if (listed(r->exit_on, r->exit_on_count, rt->name)) {
+        free(in->exit_reason);
+        in->exit_reason = strdup(rt->name);
+        finish(e, in, INSTANCE_EXITED, now);
+        return store_instance_update(e->store, in);
+    }
+    if (in->state == INSTANCE_WAITING && in->pending_event &&
+        strcmp(in->pending_event, rt->name) == 0)
+        return activate(e, r, in, WAKE_EVENT, rt->ev, rt->json);
+    return changed ? store_instance_update(e->store, in) : 0;
+}
+
+/* Whether the profile may enter journey r now (one live instance at most,
+ * then the recipe's reentry rule). */
+static int may_enter(engine *e, recipe *r, const char *profile_id, int64_t now)
+{
+    int state;
+    int64_t started;
+    int found = store_instance_latest(e->store, r->name, profile_id, &state, &started);
+    if (found <= 0) return found < 0 ? -1 : 1;
+    if (state < INSTANCE_COMPLETED || !r->reentry) return 0;
+    return !r->reentry_ms || now - started >= r->reentry_ms;
+}
+
+static int start_instance(engine *e, recipe *r, routing *rt)
+{
+    int64_t now = engine_now(e);
+    const char *profile_id = rt->ev->profile_id;
+    int ok = may_enter(e, r, profile_id, now);
+    if (ok <= 0) return ok;
+    if (r->has_where) {
+        char err[600], *profile = store_profile_json(e->store, profile_id);
+        ok = host_where(e->host, r, rt->json, profile, err, sizeof err);
+        free(profile);
+        if (ok < 0) log_error("journey %s: trigger.where failed for profile %s: %s", r->name, profile_id, err);
+        if (ok <= 0) return 0;
+    }
+    instance in = {.journey = r->name, .version = r->hash, .profile_id = (char *)profile_id,
+                   .state = INSTANCE_RUNNING, .started_ms = now,
+                   .trigger_json = (char *)rt->json,
+                   .holdout = act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
+    if (store_instance_insert(e->store, &in)) return -1;
+    e->stats->journeys_started++;
+    /* activate() may replace the owned strings: give it copies */
+    in.journey = strdup(r->name), in.version = strdup(r->hash);
+    in.profile_id = strdup(profile_id), in.trigger_json = strdup(rt->json);
+    int rc = activate(e, r, &in, WAKE_START, rt->ev, rt->json);
+    store_instance_free(&in);
+    return rc;
+}
+
+/* The identify call's traits join the profile. */
+static int apply_identify(engine *e, const nudge_event *ev)
+{
+    cJSON *traits = cJSON_GetObjectItemCaseSensitive(ev->json, "traits");
+    if (!cJSON_IsObject(traits)) return 0;
+    char *text = cJSON_PrintUnformatted(traits);
+    int rc = text ? store_profile_merge_traits(e->store, ev->profile_id, text) : -1;
+    free(text);
+    return rc;
+}
+
+int engine_event(engine *e, const nudge_event *ev)
+{
+    char *printed = ev->raw ? NULL : cJSON_PrintUnformatted(ev->json);
+    const char *json = printed ? printed : ev->raw;
+    int json_len = printed ? (int)strlen(printed) : (int)ev->raw_len;
+    int rc = -1;
+    if (!json) return -1;
+    if (e->options.event_clock && engine_advance(e, ev->ts_ms > e->now_ms ? ev->ts_ms : e->now_ms))
+        goto done;
+    int inserted = store_event_insert(e->store, ev->message_id, ev->type, ev->name,
+                                      ev->profile_id, ev->user_id, ev->anonymous_id,
+                                      ev->ts_ms, json, json_len);
+    if (inserted <= 0) {
+        if (inserted == 0) e->stats->events_duplicate++;
+        rc = inserted;
+        goto done;
+    }
+    if (store_profile_touch(e->store, ev->profile_id, ev->ts_ms)) goto done;
+    if (!strcmp(ev->type, "identify") && apply_identify(e, ev)) goto done;
+    /* raw lines may carry a trailing part we must not hand on: copy */
+    char *event_json = printed ? printed : strndup(ev->raw, ev->raw_len);
+    routing rt = {e, ev, route_name(ev), event_json};
+    rc = store_instances_live(e->store, ev->profile_id, route_to_instance, &rt);
+    for (int i = 0; !rc && i < e->live_count; i++)
+        if (e->live[i]->trigger_event && !strcmp(e->live[i]->trigger_event, rt.name))
+            rc = start_instance(e, e->live[i], &rt);
+    if (!printed) free(event_json);
+done:
+    free(printed);
+    return rc;
+}

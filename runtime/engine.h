@@ -1,0 +1,44 @@
+/* The journey engine: routes each event to the journeys it triggers, to
+ * the instances waiting for it and to the instances it makes exit; fires
+ * timers in due order; keeps the clock.  Plain C: recipes are reached only
+ * through host.h.  Every call runs inside the caller's transaction. */
+#ifndef NUDGE_ENGINE_H
+#define NUDGE_ENGINE_H
+#include "host.h"
+#include "ingest.h"
+#include "store.h"
+
+typedef struct engine_stats {
+    long events_accepted, events_rejected, events_duplicate;
+    long journeys_started, journeys_exited, journeys_completed, journeys_failed;
+    act_counters sends; /* queued and held out, counted as they happen */
+    long messages_delivered, messages_failed;
+    long timers_fired;
+} engine_stats;
+
+typedef struct engine_options {
+    int event_clock;             /* 1: time follows event timestamps */
+    const char *consent_default; /* "opt_in" (default) or "opt_out" */
+} engine_options;
+
+typedef struct engine engine;
+
+engine *engine_new(store *s, host *h, engine_options options, engine_stats *stats);
+void engine_free(engine *e);
+
+/* Makes a loaded recipe's trigger live for new events. */
+int engine_add_recipe(engine *e, recipe *r);
+
+/* The clock: the event clock resumes from the store; wall time otherwise. */
+int64_t engine_now(engine *e);
+/* Fires every timer due at or before `now` (each at its own due time under
+ * the event clock), then moves the clock to `now`.  0 or -1 (store error). */
+int engine_advance(engine *e, int64_t now_ms);
+
+/* Processes one accepted event.  0 or -1 (store error: abort the batch). */
+int engine_event(engine *e, const nudge_event *ev);
+
+/* Saves the event clock; call before each commit. */
+int engine_checkpoint(engine *e);
+
+#endif

@@ -1,0 +1,245 @@
+/* The recipe host: one sandboxed Lua state per recipe version (kept by
+ * content hash), trigger filters, and journey activations as fresh
+ * coroutines that replay the instance's history from the top. */
+#include "host.h"
+
+#include "l_journey.h"
+#include "l_modules.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <lauxlib.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct host {
+    store *store;
+    sandbox_limits limits;
+    recipe **recipes;
+    int count, cap;
+};
+
+static const luaL_Reg recipe_modules[] = {{"nudge.time", luaopen_nudge_time}, {NULL, NULL}};
+
+host *host_new(store *s, sandbox_limits limits)
+{
+    host *h = calloc(1, sizeof *h);
+    if (h) h->store = s, h->limits = limits;
+    return h;
+}
+
+static void recipe_free(recipe *r)
+{
+    if (!r) return;
+    sandbox_close(r->L);
+    for (int i = 0; i < r->exit_on_count; i++) free(r->exit_on[i]);
+    free(r->exit_on), free(r->name), free(r->path), free(r->purpose);
+    free(r->trigger_event), free(r->goal_event);
+    free(r);
+}
+
+void host_free(host *h)
+{
+    if (!h) return;
+    for (int i = 0; i < h->count; i++) recipe_free(h->recipes[i]);
+    free(h->recipes);
+    free(h);
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long size;
+    if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+        !(text = malloc((size_t)size + 1)) || fread(text, 1, (size_t)size, f) != (size_t)size) {
+        snprintf(err, err_len, "%s: cannot read recipe: %m", path);
+        free(text);
+        text = NULL;
+    } else {
+        text[size] = 0;
+        *len = (size_t)size;
+    }
+    if (f) fclose(f);
+    return text;
+}
+
+static void hash_source(const char *text, size_t len, char *hex)
+{
+    unsigned char digest[32];
+    crypto_generichash(digest, sizeof digest, (const unsigned char *)text, len, NULL, 0);
+    sodium_bin2hex(hex, RECIPE_HASH_LEN + 1, digest, sizeof digest);
+}
+
+static char *string_field(lua_State *L, int table, const char *key)
+{
+    lua_getfield(L, table, key);
+    char *value = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    return value;
+}
+
+/* Copies the checked journey table at the top of L into r.  [-0, +0, m] */
+static void read_journey(lua_State *L, recipe *r)
+{
+    int t = lua_gettop(L);
+    r->name = string_field(L, t, "name");
+    r->purpose = string_field(L, t, "purpose");
+    lua_getfield(L, t, "holdout");
+    r->holdout = lua_tonumber(L, -1);
+    lua_getfield(L, t, "run");
+    r->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, t, "trigger");
+    r->trigger_event = string_field(L, lua_gettop(L), "event");
+    lua_getfield(L, -1, "where");
+    r->has_where = lua_isfunction(L, -1);
+    r->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, t, "exit_on");
+    r->exit_on_count = (int)lua_rawlen(L, -1);
+    r->exit_on = calloc((size_t)r->exit_on_count + 1, sizeof *r->exit_on);
+    for (int i = 0; i < r->exit_on_count; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        r->exit_on[i] = strdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, t, "goal");
+    if (lua_istable(L, -1)) {
+        r->goal_event = string_field(L, lua_gettop(L), "event");
+        lua_getfield(L, -1, "within");
+        r->goal_within_ms = (int64_t)(lua_tonumber(L, -1) * 1000);
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, t, "reentry");
+    r->reentry = lua_toboolean(L, -1);
+    r->reentry_ms = lua_isnumber(L, -1) ? (int64_t)(lua_tonumber(L, -1) * 1000) : 0;
+    lua_settop(L, t);
+}
+
+/* Runs the recipe chunk and checks what it returns through journey{}. */
+static recipe *compile(host *h, const char *path, const char *text, size_t len,
+                       const char *hash, char *err, size_t err_len)
+{
+    recipe *r = calloc(1, sizeof *r);
+    char chunkname[512];
+    if (!r || !(r->L = sandbox_new(h->limits, recipe_modules))) {
+        snprintf(err, err_len, "%s: cannot create a Lua state", path);
+        return recipe_free(r), NULL;
+    }
+    lua_State *L = r->L;
+    snprintf(chunkname, sizeof chunkname, "@%s", path);
+    sandbox_push_env(L);
+    lua_getfield(L, -1, "journey");
+    lua_insert(L, -2);
+    if (sandbox_load(L, text, len, chunkname) != LUA_OK || sandbox_pcall(L, 0, 1) != LUA_OK)
+        goto fail;
+    if (!lua_istable(L, -1)) {
+        lua_pushfstring(L, "%s: the recipe must end with 'return journey { ... }'", path);
+        goto fail;
+    }
+    if (sandbox_pcall(L, 1, 1) != LUA_OK) goto fail; /* journey{} again checks the result */
+    read_journey(L, r);
+    lua_settop(L, 0);
+    memcpy(r->hash, hash, sizeof r->hash);
+    r->path = strdup(path);
+    return r;
+fail:
+    snprintf(err, err_len, "%s", lua_tostring(L, -1));
+    recipe_free(r);
+    return NULL;
+}
+
+static recipe *find(host *h, const char *hash)
+{
+    for (int i = 0; i < h->count; i++)
+        if (strcmp(h->recipes[i]->hash, hash) == 0) return h->recipes[i];
+    return NULL;
+}
+
+static recipe *add(host *h, recipe *r)
+{
+    if (h->count == h->cap) {
+        recipe **bigger = realloc(h->recipes, (size_t)(h->cap = h->cap ? h->cap * 2 : 8) * sizeof *bigger);
+        if (!bigger) return recipe_free(r), NULL;
+        h->recipes = bigger;
+    }
+    return h->recipes[h->count++] = r;
+}
+
+recipe *host_load_file(host *h, const char *path, char *err, size_t err_len)
+{
+    size_t len;
+    char hash[RECIPE_HASH_LEN + 1];
+    char *text = read_file(path, &len, err, err_len);
+    if (!text) return NULL;
+    hash_source(text, len, hash);
+    recipe *r = find(h, hash);
+    if (!r && (r = compile(h, path, text, len, hash, err, err_len)) && add(h, r) &&
+        store_recipe_put(h->store, hash, r->name, path, text, time_wall_ms())) {
+        snprintf(err, err_len, "%s: cannot save the recipe version", path);
+        r = NULL;
+    }
+    free(text);
+    return r;
+}
+
+recipe *host_recipe(host *h, const char *hash, char *err, size_t err_len)
+{
+    char *text = NULL, *path = NULL;
+    recipe *r = find(h, hash);
+    if (r) return r;
+    int found = store_recipe_get(h->store, hash, &text, &path);
+    if (found == 1)
+        r = compile(h, path, text, strlen(text), hash, err, err_len);
+    else
+        snprintf(err, err_len, "recipe version %.12s is not in the store", hash);
+    if (r) r = add(h, r);
+    free(text), free(path);
+    return r;
+}
+
+int host_where(host *h, recipe *r, const char *event_json, const char *profile_json,
+               char *err, size_t err_len)
+{
+    (void)h;
+    lua_State *L = r->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->where_ref);
+    l_push_json_text(L, event_json);
+    l_push_json_text(L, profile_json);
+    if (sandbox_pcall(L, 2, 1) != LUA_OK) {
+        snprintf(err, err_len, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    int match = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return match;
+}
+
+void host_activate(host *h, recipe *r, activation *a)
+{
+    (void)h;
+    lua_State *L = r->L;
+    int top = lua_gettop(L), nresults;
+    lua_State *co = lua_newthread(L);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, r->run_ref);
+    l_journey_push(L, a, co); /* kept at top + 2 to detach it afterwards */
+    lua_pushvalue(L, -1);
+    lua_xmove(L, co, 1);
+    int status = sandbox_resume(L, co, 1, &nresults);
+    if (status == LUA_OK) {
+        a->outcome = ACT_COMPLETED;
+    } else if (status == LUA_YIELD) {
+        if (a->outcome != ACT_SUSPENDED && a->outcome != ACT_EXITED) {
+            a->outcome = ACT_FAILED;
+            snprintf(a->error, sizeof a->error,
+                     "%s: coroutine.yield() called outside a coroutine of the recipe", r->path);
+        }
+    } else {
+        a->outcome = ACT_FAILED;
+        snprintf(a->error, sizeof a->error, "%s", lua_tostring(co, -1));
+    }
+    l_journey_detach(L, top + 2);
+    lua_settop(L, top);
+}

@@ -1,0 +1,50 @@
+/* The recipe host: loads recipe files into sandboxed Lua states (one per
+ * recipe version, kept by content hash), answers trigger `where` filters,
+ * and runs journey activations under deterministic replay.  The engine
+ * sees recipes only through the plain C `recipe` struct. */
+#ifndef NUDGE_HOST_H
+#define NUDGE_HOST_H
+#include "activation.h"
+#include "sandbox.h"
+#include "store.h"
+
+#define RECIPE_HASH_LEN 64
+
+typedef struct recipe {
+    char hash[RECIPE_HASH_LEN + 1]; /* BLAKE2b-256 of the source, hex */
+    char *name, *path, *purpose;
+    char *trigger_event;
+    int has_where;
+    char **exit_on;
+    int exit_on_count;
+    char *goal_event;
+    int64_t goal_within_ms;       /* 0: no window */
+    int reentry;                  /* 0 never, 1 any time no instance is live */
+    int64_t reentry_ms;           /* with reentry: minimum gap between entries */
+    double holdout;
+    struct lua_State *L;          /* private to host.c */
+    int run_ref, where_ref;       /* private to host.c */
+} recipe;
+
+typedef struct host host;
+
+host *host_new(store *s, sandbox_limits limits);
+void host_free(host *h);
+
+/* Loads and validates a recipe file and saves its version.  Returns the
+ * recipe (owned by the host) or NULL with a message naming file and line. */
+recipe *host_load_file(host *h, const char *path, char *err, size_t err_len);
+
+/* The recipe version with this hash, loaded from the store on first use.
+ * NULL (and a message) if unknown or broken. */
+recipe *host_recipe(host *h, const char *hash, char *err, size_t err_len);
+
+/* Evaluates trigger.where(event, profile).  1 match, 0 no match, -1 error. */
+int host_where(host *h, recipe *r, const char *event_json, const char *profile_json,
+               char *err, size_t err_len);
+
+/* Runs the instance's journey from the top under replay until it ends or
+ * parks.  Sets a->outcome (and a->error when it fails). */
+void host_activate(host *h, recipe *r, activation *a);
+
+#endif

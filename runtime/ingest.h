@@ -1,0 +1,47 @@
+/* Event ingest: reads Segment-format events (NDJSON, a JSON array, or a
+ * {"batch":[...]} envelope) from a stream, validates their shape, and hands
+ * each accepted event to a callback.  Bad input is reported with its line
+ * (or array element) and reason, counted, and skipped. */
+#ifndef NUDGE_INGEST_H
+#define NUDGE_INGEST_H
+#include <cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EVENT_MAX_BYTES (32 * 1024)
+
+typedef struct nudge_event {
+    cJSON *json;              /* the event object; owned by the reader */
+    const char *type;         /* "track", "identify", "page", ... */
+    const char *user_id;      /* NULL when absent */
+    const char *anonymous_id; /* NULL when absent */
+    const char *profile_id;   /* user_id, else anonymous_id */
+    const char *name;         /* track: event; page/screen: name; else NULL */
+    const char *message_id;   /* given, or derived from the content */
+    int64_t ts_ms;            /* "timestamp", else receive time */
+    long line;                /* input line, or element number in arrays */
+    const char *raw;          /* the event's own JSON text when it was one
+                                 input line, else NULL */
+    size_t raw_len;
+    char derived_id[48];      /* storage for a derived message_id */
+} nudge_event;
+
+/* Returns 0 to go on, non-zero to stop reading (a fatal store error). */
+typedef int (*ingest_fn)(void *ctx, nudge_event *event);
+
+typedef struct ingest_stats {
+    long accepted, rejected;
+} ingest_stats;
+
+/* Checks the Segment shape of `obj` and fills `event`.  On failure returns
+ * -1 and writes the reason into `why`.  `receive_ms` stands in for a
+ * missing timestamp. */
+int event_from_json(cJSON *obj, int64_t receive_ms, nudge_event *event, char *why,
+                    size_t why_len);
+
+/* Reads every event of `in` (named `source` in messages).  Returns 0, or
+ * the callback's non-zero value if it stopped the read. */
+int ingest_stream(FILE *in, const char *source, ingest_fn on_event, void *ctx,
+                  ingest_stats *stats);
+
+#endif

@@ -1,0 +1,167 @@
+/* The store's connection: open, pragmas, forward migrations, the prepared
+ * statement cache, transactions and metadata. */
+#include "store.h"
+
+#include "log.h"
+#include "store_internal.h"
+#include "store_schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+sqlite3 *store_db(store *s)
+{
+    return s->db;
+}
+
+const char *store_errmsg(store *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+int store_fail(store *s, const char *what)
+{
+    log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+sqlite3_stmt *store_stmt(store *s, enum stmt_id id, const char *sql)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL)) {
+        store_fail(s, "prepare");
+        return NULL;
+    }
+    return s->stmts[id];
+}
+
+void store_bind_text(sqlite3_stmt *st, int index, const char *text)
+{
+    if (text)
+        sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, index);
+}
+
+char *store_column_dup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *text = sqlite3_column_text(st, col);
+    return text ? strdup((const char *)text) : NULL;
+}
+
+static int migrate(store *s, char *err, size_t err_len)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (version > STORE_MIGRATION_COUNT) {
+        snprintf(err, err_len, "database schema version %d is newer than this nudge (%d)",
+                 version, STORE_MIGRATION_COUNT);
+        return -1;
+    }
+    for (; version < STORE_MIGRATION_COUNT; version++) {
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", version + 1);
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
+            sqlite3_exec(s->db, store_migrations[version], NULL, NULL, NULL) ||
+            sqlite3_exec(s->db, bump, NULL, NULL, NULL) ||
+            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) {
+            snprintf(err, err_len, "migrating schema to version %d: %s", version + 1,
+                     sqlite3_errmsg(s->db));
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int store_open(const char *path, store **out, char *err, size_t err_len)
+{
+    store *s = calloc(1, sizeof *s);
+    if (!s) return snprintf(err, err_len, "out of memory"), -1;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
+        snprintf(err, err_len, "cannot open database %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-8000;",
+                     NULL, NULL, NULL)) {
+        snprintf(err, err_len, "database %s: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (migrate(s, err, err_len)) goto fail;
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return -1;
+}
+
+void store_close(store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->stmts[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static int exec_cached(store *s, enum stmt_id id, const char *sql)
+{
+    sqlite3_stmt *st = store_stmt(s, id, sql);
+    if (!st || sqlite3_step(st) != SQLITE_DONE) return store_fail(s, sql);
+    return 0;
+}
+
+int store_begin(store *s)
+{
+    return exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE");
+}
+
+int store_commit(store *s)
+{
+    return exec_cached(s, STMT_COMMIT, "COMMIT");
+}
+
+int store_rollback(store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) return 0;
+    return exec_cached(s, STMT_ROLLBACK, "ROLLBACK");
+}
+
+int store_meta_get(store *s, const char *key, int64_t *value)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_META_GET, "SELECT value FROM meta WHERE key = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return *value = sqlite3_column_int64(st, 0), 1;
+    return rc == SQLITE_DONE ? 0 : store_fail(s, "meta get");
+}
+
+int store_meta_set(store *s, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_META_SET,
+                                  "INSERT INTO meta (key, value) VALUES (?, ?)"
+                                  " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "meta set");
+}

@@ -1,0 +1,126 @@
+/* The durable store: one SQLite file in WAL mode holding profiles, events,
+ * recipe versions, journey instances with their history, timers, the
+ * outbox and the message log.  Statements are prepared once per
+ * connection; callers group work into explicit transactions. */
+#ifndef NUDGE_STORE_H
+#define NUDGE_STORE_H
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+
+enum instance_state {
+    INSTANCE_RUNNING = 0, /* between activations inside one transaction */
+    INSTANCE_WAITING = 1, /* parked on a pending j:wait / j:wait_for */
+    INSTANCE_COMPLETED = 2,
+    INSTANCE_EXITED = 3,
+    INSTANCE_FAILED = 4,
+};
+
+/* One journey instance row.  Strings are owned by the struct (see
+ * store_instance_free). */
+typedef struct instance {
+    int64_t id;
+    char *journey;        /* journey name */
+    char *version;        /* recipe content hash */
+    char *profile_id;
+    int state;            /* enum instance_state */
+    int holdout;          /* 1: control group, sends are not queued */
+    int64_t started_ms, ended_ms, goal_ms; /* 0 when not (yet) */
+    char *trigger_json;   /* the event that started it */
+    int steps;            /* history entries recorded so far */
+    char *pending_kind;   /* "wait", "wait_for" or NULL */
+    char *pending_event;  /* event awaited by wait_for, or NULL */
+    int64_t pending_due_ms; /* timer, 0 for none */
+    int pending_line;     /* recipe line of the pending call */
+    char *exit_reason, *error;
+} instance;
+
+typedef struct history_entry {
+    char *kind;   /* the j: call, e.g. "now", "send", "wait" */
+    char *result; /* its result as JSON text */
+} history_entry;
+
+int store_open(const char *path, store **out, char *err, size_t err_len);
+void store_close(store *s);
+sqlite3 *store_db(store *s);
+const char *store_errmsg(store *s);
+
+int store_begin(store *s);
+int store_commit(store *s);
+int store_rollback(store *s);
+
+/* Key/value metadata (the event clock, the file channel's offset). */
+int store_meta_get(store *s, const char *key, int64_t *value); /* 1 found, 0 not */
+int store_meta_set(store *s, const char *key, int64_t value);
+
+/* Events.  Returns 1 when inserted, 0 for a duplicate messageId, -1 error. */
+int store_event_insert(store *s, const char *message_id, const char *type,
+                       const char *name, const char *profile_id, const char *user_id,
+                       const char *anonymous_id, int64_t ts_ms, const char *json,
+                       int json_len);
+
+/* Profiles: record activity; merge identify traits (a JSON object). */
+int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms);
+int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json);
+/* Returns the profile as a JSON object text (malloc'd) or NULL if unknown. */
+char *store_profile_json(store *s, const char *profile_id);
+
+/* Recipe versions by content hash. */
+int store_recipe_put(store *s, const char *hash, const char *name, const char *path,
+                     const char *source, int64_t now_ms);
+/* Returns 1 and malloc'd source/path if found, 0 if not, -1 on error. */
+int store_recipe_get(store *s, const char *hash, char **source, char **path);
+
+/* Journey instances. */
+int store_instance_insert(store *s, instance *inst); /* sets inst->id */
+int store_instance_update(store *s, const instance *inst);
+int store_instance_load(store *s, int64_t id, instance *out); /* 1 found, 0 not */
+void store_instance_free(instance *inst);
+/* Calls fn for each live (running/waiting) instance of the profile, in id
+ * order; fn's non-zero return stops the walk and is returned. */
+int store_instances_live(store *s, const char *profile_id,
+                         int (*fn)(void *ctx, instance *inst), void *ctx);
+/* The latest instance of journey for profile: 1 found (fills state and
+ * started_ms), 0 none. */
+int store_instance_latest(store *s, const char *journey, const char *profile_id,
+                          int *state, int64_t *started_ms);
+
+/* History of j: calls, in step order. */
+int store_history_load(store *s, int64_t instance_id, history_entry **entries, int *count);
+void store_history_free(history_entry *entries, int count);
+int store_history_append(store *s, int64_t instance_id, int seq, const char *kind,
+                         const char *result);
+
+/* Timers: at most one per instance. */
+int store_timer_set(store *s, int64_t instance_id, int64_t due_ms);
+int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms);
+/* The earliest timer due at or before now: 1 found, 0 none. */
+int store_timer_next(store *s, int64_t now_ms, int64_t *instance_id, int64_t *due_ms);
+
+/* Outbox.  Messages are queued in the journey's transaction; the sender
+ * marks them sending, then delivered or failed. */
+typedef struct outbox_message {
+    int64_t id, instance_id, created_ms;
+    char *idempotency_key, *journey, *profile_id, *channel, *template_name, *vars_json;
+} outbox_message;
+
+int store_outbox_insert(store *s, const char *key, int64_t instance_id, const char *journey,
+                        const char *profile_id, const char *channel, const char *template_name,
+                        const char *vars_json, int64_t created_ms);
+/* Loads up to max messages with the given status ("queued", "sending") in id
+ * order. */
+int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,
+                       int *count);
+void store_outbox_free(outbox_message *msgs, int count);
+int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at_ms);
+
+/* Message log: every outcome of every message, with its reason. */
+int store_message_log(store *s, int64_t instance_id, const char *profile_id,
+                      const char *journey, const char *channel, const char *template_name,
+                      const char *outcome, const char *reason, int64_t at_ms);
+
+#endif

@@ -1,0 +1,30 @@
+/* Shared by the store_*.c files only: the statement cache and helpers. */
+#ifndef NUDGE_STORE_INTERNAL_H
+#define NUDGE_STORE_INTERNAL_H
+#include "store.h"
+
+enum stmt_id {
+    STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_META_GET, STMT_META_SET,
+    STMT_EVENT_INSERT, STMT_PROFILE_TOUCH, STMT_PROFILE_TRAITS_GET, STMT_PROFILE_TRAITS_SET,
+    STMT_PROFILE_GET, STMT_RECIPE_PUT, STMT_RECIPE_GET,
+    STMT_INSTANCE_INSERT, STMT_INSTANCE_UPDATE, STMT_INSTANCE_LOAD, STMT_INSTANCES_LIVE,
+    STMT_INSTANCE_LATEST, STMT_HISTORY_LOAD, STMT_HISTORY_APPEND,
+    STMT_TIMER_SET, STMT_TIMER_CLEAR, STMT_TIMER_NEXT,
+    STMT_OUTBOX_INSERT, STMT_OUTBOX_FETCH, STMT_OUTBOX_STATUS, STMT_MESSAGE_LOG,
+    STMT_COUNT
+};
+
+/* Returns the cached statement, preparing `sql` on first use; reset and
+ * with bindings cleared.  NULL on error (logged). */
+sqlite3_stmt *store_stmt(store *s, enum stmt_id id, const char *sql);
+
+/* Logs the connection's last error with `what` and returns -1. */
+int store_fail(store *s, const char *what);
+
+/* Binds a possibly-NULL text. */
+void store_bind_text(sqlite3_stmt *st, int index, const char *text);
+
+/* A malloc'd copy of column text, or NULL for SQL NULL. */
+char *store_column_dup(sqlite3_stmt *st, int col);
+
+#endif

@@ -1,0 +1,222 @@
+/* Store: journey instances, their history of j: calls, and timers. */
+#include "log.h"
+#include "store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INSTANCE_COLUMNS                                                              \
+    "id, journey, version, profile_id, state, holdout, started_ms, ended_ms, goal_ms," \
+    " trigger, steps, pending_kind, pending_event, pending_due_ms, pending_line,"      \
+    " exit_reason, error"
+
+static void bind_instance(sqlite3_stmt *st, const instance *in)
+{
+    store_bind_text(st, 1, in->journey);
+    store_bind_text(st, 2, in->version);
+    store_bind_text(st, 3, in->profile_id);
+    sqlite3_bind_int(st, 4, in->state);
+    sqlite3_bind_int(st, 5, in->holdout);
+    sqlite3_bind_int64(st, 6, in->started_ms);
+    sqlite3_bind_int64(st, 7, in->ended_ms);
+    sqlite3_bind_int64(st, 8, in->goal_ms);
+    store_bind_text(st, 9, in->trigger_json);
+    sqlite3_bind_int(st, 10, in->steps);
+    store_bind_text(st, 11, in->pending_kind);
+    store_bind_text(st, 12, in->pending_event);
+    sqlite3_bind_int64(st, 13, in->pending_due_ms);
+    sqlite3_bind_int(st, 14, in->pending_line);
+    store_bind_text(st, 15, in->exit_reason);
+    store_bind_text(st, 16, in->error);
+}
+
+static void read_instance(sqlite3_stmt *st, instance *out)
+{
+    out->id = sqlite3_column_int64(st, 0);
+    out->journey = store_column_dup(st, 1);
+    out->version = store_column_dup(st, 2);
+    out->profile_id = store_column_dup(st, 3);
+    out->state = sqlite3_column_int(st, 4);
+    out->holdout = sqlite3_column_int(st, 5);
+    out->started_ms = sqlite3_column_int64(st, 6);
+    out->ended_ms = sqlite3_column_int64(st, 7);
+    out->goal_ms = sqlite3_column_int64(st, 8);
+    out->trigger_json = store_column_dup(st, 9);
+    out->steps = sqlite3_column_int(st, 10);
+    out->pending_kind = store_column_dup(st, 11);
+    out->pending_event = store_column_dup(st, 12);
+    out->pending_due_ms = sqlite3_column_int64(st, 13);
+    out->pending_line = sqlite3_column_int(st, 14);
+    out->exit_reason = store_column_dup(st, 15);
+    out->error = store_column_dup(st, 16);
+}
+
+void store_instance_free(instance *in)
+{
+    free(in->journey), free(in->version), free(in->profile_id), free(in->trigger_json);
+    free(in->pending_kind), free(in->pending_event), free(in->exit_reason), free(in->error);
+    memset(in, 0, sizeof *in);
+}
+
+int store_instance_insert(store *s, instance *in)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_INSTANCE_INSERT,
+        "INSERT INTO instances (journey, version, profile_id, state, holdout, started_ms,"
+        " ended_ms, goal_ms, trigger, steps, pending_kind, pending_event, pending_due_ms,"
+        " pending_line, exit_reason, error)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st) return -1;
+    bind_instance(st, in);
+    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "insert instance");
+    in->id = sqlite3_last_insert_rowid(store_db(s));
+    return 0;
+}
+
+int store_instance_update(store *s, const instance *in)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_INSTANCE_UPDATE,
+        "UPDATE instances SET journey = ?1, version = ?2, profile_id = ?3, state = ?4,"
+        " holdout = ?5, started_ms = ?6, ended_ms = ?7, goal_ms = ?8, trigger = ?9,"
+        " steps = ?10, pending_kind = ?11, pending_event = ?12, pending_due_ms = ?13,"
+        " pending_line = ?14, exit_reason = ?15, error = ?16 WHERE id = ?17");
+    if (!st) return -1;
+    bind_instance(st, in);
+    sqlite3_bind_int64(st, 17, in->id);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "update instance");
+}
+
+int store_instance_load(store *s, int64_t id, instance *out)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_LOAD,
+                                  "SELECT " INSTANCE_COLUMNS " FROM instances WHERE id = ?");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return store_fail(s, "load instance");
+    read_instance(st, out);
+    return 1;
+}
+
+int store_instances_live(store *s, const char *profile_id,
+                         int (*fn)(void *ctx, instance *inst), void *ctx)
+{
+    /* Collect ids first: fn may update instances, which resets the cursor. */
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_INSTANCES_LIVE,
+        "SELECT id FROM instances WHERE profile_id = ? AND state < 2 ORDER BY id");
+    int64_t ids[64];
+    int count = 0, rc = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 64)
+        ids[count++] = sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_fail(s, "live instances");
+    sqlite3_reset(st);
+    for (int i = 0; i < count; i++) {
+        instance in = {0};
+        if ((rc = store_instance_load(s, ids[i], &in)) < 0) return -1;
+        rc = rc ? fn(ctx, &in) : 0;
+        store_instance_free(&in);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int store_instance_latest(store *s, const char *journey, const char *profile_id,
+                          int *state, int64_t *started_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_LATEST,
+                                  "SELECT state, started_ms FROM instances"
+                                  " WHERE journey = ? AND profile_id = ?"
+                                  " ORDER BY started_ms DESC, id DESC LIMIT 1");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return store_fail(s, "latest instance");
+    *state = sqlite3_column_int(st, 0);
+    *started_ms = sqlite3_column_int64(st, 1);
+    return 1;
+}
+
+int store_history_load(store *s, int64_t instance_id, history_entry **entries, int *count)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_HISTORY_LOAD,
+                                  "SELECT kind, result FROM history WHERE instance_id = ?"
+                                  " ORDER BY seq");
+    int cap = 0, rc;
+    *entries = NULL, *count = 0;
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, instance_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*count == cap) {
+            history_entry *bigger = realloc(*entries, (cap = cap ? cap * 2 : 8) * sizeof **entries);
+            if (!bigger) return store_history_free(*entries, *count), -1;
+            *entries = bigger;
+        }
+        (*entries)[*count].kind = store_column_dup(st, 0);
+        (*entries)[(*count)++].result = store_column_dup(st, 1);
+    }
+    if (rc != SQLITE_DONE) return store_history_free(*entries, *count), store_fail(s, "history");
+    return 0;
+}
+
+void store_history_free(history_entry *entries, int count)
+{
+    for (int i = 0; i < count; i++) free(entries[i].kind), free(entries[i].result);
+    free(entries);
+}
+
+int store_history_append(store *s, int64_t instance_id, int seq, const char *kind,
+                         const char *result)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_HISTORY_APPEND,
+                                  "INSERT INTO history (instance_id, seq, kind, result)"
+                                  " VALUES (?, ?, ?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, instance_id);
+    sqlite3_bind_int(st, 2, seq);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, result, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "append history");
+}
+
+int store_timer_set(store *s, int64_t instance_id, int64_t due_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_SET,
+                                  "INSERT OR IGNORE INTO timers (due_ms, instance_id) VALUES (?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, due_ms);
+    sqlite3_bind_int64(st, 2, instance_id);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "set timer");
+}
+
+int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_CLEAR,
+                                  "DELETE FROM timers WHERE due_ms = ? AND instance_id = ?");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, due_ms);
+    sqlite3_bind_int64(st, 2, instance_id);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "clear timer");
+}
+
+int store_timer_next(store *s, int64_t now_ms, int64_t *instance_id, int64_t *due_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_NEXT,
+                                  "SELECT instance_id, due_ms FROM timers WHERE due_ms <= ?"
+                                  " ORDER BY due_ms, instance_id LIMIT 1");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, now_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return store_fail(s, "next timer");
+    *instance_id = sqlite3_column_int64(st, 0);
+    *due_ms = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return 1;
+}

@@ -1,0 +1,96 @@
+/* Store: the transactional outbox and the message log. */
+#include "log.h"
+#include "store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int store_outbox_insert(store *s, const char *key, int64_t instance_id, const char *journey,
+                        const char *profile_id, const char *channel, const char *template_name,
+                        const char *vars_json, int64_t created_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_INSERT,
+                                  "INSERT INTO outbox (idempotency_key, instance_id, journey,"
+                                  " profile_id, channel, template, vars, created_ms)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st) return -1;
+    store_bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 2, instance_id);
+    store_bind_text(st, 3, journey);
+    store_bind_text(st, 4, profile_id);
+    store_bind_text(st, 5, channel);
+    store_bind_text(st, 6, template_name);
+    store_bind_text(st, 7, vars_json);
+    sqlite3_bind_int64(st, 8, created_ms);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "queue message");
+}
+
+int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,
+                       int *count)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_FETCH,
+                                  "SELECT id, instance_id, created_ms, idempotency_key, journey,"
+                                  " profile_id, channel, template, vars FROM outbox"
+                                  " WHERE status = ? ORDER BY id LIMIT ?");
+    int rc;
+    *count = 0;
+    if (!st || !(*out = calloc((size_t)max, sizeof **out))) return -1;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        outbox_message *m = &(*out)[(*count)++];
+        m->id = sqlite3_column_int64(st, 0);
+        m->instance_id = sqlite3_column_int64(st, 1);
+        m->created_ms = sqlite3_column_int64(st, 2);
+        m->idempotency_key = store_column_dup(st, 3);
+        m->journey = store_column_dup(st, 4);
+        m->profile_id = store_column_dup(st, 5);
+        m->channel = store_column_dup(st, 6);
+        m->template_name = store_column_dup(st, 7);
+        m->vars_json = store_column_dup(st, 8);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return store_outbox_free(*out, *count), store_fail(s, "outbox");
+    return 0;
+}
+
+void store_outbox_free(outbox_message *msgs, int count)
+{
+    for (int i = 0; i < count; i++) {
+        outbox_message *m = &msgs[i];
+        free(m->idempotency_key), free(m->journey), free(m->profile_id);
+        free(m->channel), free(m->template_name), free(m->vars_json);
+    }
+    free(msgs);
+}
+
+int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_STATUS,
+                                  "UPDATE outbox SET status = ?, updated_ms = ? WHERE id = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, at_ms);
+    sqlite3_bind_int64(st, 3, id);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "outbox status");
+}
+
+int store_message_log(store *s, int64_t instance_id, const char *profile_id,
+                      const char *journey, const char *channel, const char *template_name,
+                      const char *outcome, const char *reason, int64_t at_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_MESSAGE_LOG,
+                                  "INSERT INTO message_log (instance_id, profile_id, journey,"
+                                  " channel, template, outcome, reason, at_ms)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, instance_id);
+    store_bind_text(st, 2, profile_id);
+    store_bind_text(st, 3, journey);
+    store_bind_text(st, 4, channel);
+    store_bind_text(st, 5, template_name);
+    store_bind_text(st, 6, outcome);
+    store_bind_text(st, 7, reason);
+    sqlite3_bind_int64(st, 8, at_ms);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "message log");
+}

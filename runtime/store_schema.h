@@ -1,0 +1,51 @@
+/* The SQLite schema, one migration per schema version (PRAGMA user_version). */
+#ifndef NUDGE_STORE_SCHEMA_H
+#define NUDGE_STORE_SCHEMA_H
+
+static const char *const store_migrations[] = {
+    /* version 1 */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE profiles ("
+    "  id TEXT PRIMARY KEY, traits TEXT NOT NULL DEFAULT '{}',"
+    "  first_seen_ms INTEGER, last_seen_ms INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+    "  name TEXT, profile_id TEXT NOT NULL, user_id TEXT, anonymous_id TEXT,"
+    "  ts_ms INTEGER NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX events_by_profile ON events (profile_id, name, ts_ms);"
+    "CREATE TABLE recipe_versions ("
+    "  hash TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL,"
+    "  source TEXT NOT NULL, first_loaded_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE instances ("
+    "  id INTEGER PRIMARY KEY, journey TEXT NOT NULL, version TEXT NOT NULL,"
+    "  profile_id TEXT NOT NULL, state INTEGER NOT NULL, holdout INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL DEFAULT 0,"
+    "  goal_ms INTEGER NOT NULL DEFAULT 0, trigger TEXT NOT NULL,"
+    "  steps INTEGER NOT NULL DEFAULT 0, pending_kind TEXT, pending_event TEXT,"
+    "  pending_due_ms INTEGER NOT NULL DEFAULT 0, pending_line INTEGER NOT NULL DEFAULT 0,"
+    "  exit_reason TEXT, error TEXT);"
+    "CREATE INDEX instances_live ON instances (profile_id) WHERE state < 2;"
+    "CREATE INDEX instances_by_journey ON instances (journey, profile_id, started_ms);"
+    "CREATE TABLE history ("
+    "  instance_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
+    "  result TEXT NOT NULL, PRIMARY KEY (instance_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE timers ("
+    "  due_ms INTEGER NOT NULL, instance_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (due_ms, instance_id)) WITHOUT ROWID;"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,"
+    "  instance_id INTEGER NOT NULL, journey TEXT NOT NULL, profile_id TEXT NOT NULL,"
+    "  channel TEXT NOT NULL, template TEXT NOT NULL, vars TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'queued',"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_by_status ON outbox (status, id);"
+    "CREATE TABLE message_log ("
+    "  id INTEGER PRIMARY KEY, instance_id INTEGER, profile_id TEXT NOT NULL,"
+    "  journey TEXT, channel TEXT NOT NULL, template TEXT, outcome TEXT NOT NULL,"
+    "  reason TEXT, at_ms INTEGER NOT NULL);"
+    "CREATE INDEX message_log_by_profile ON message_log (profile_id, at_ms);",
+};
+
+#define STORE_MIGRATION_COUNT (int)(sizeof store_migrations / sizeof store_migrations[0])
+
+#endif

@@ -1,0 +1,32 @@
+# Shared by the black-box CLI tests: sourced, not run.  Each test script
+# prints "ok - name" or "not ok - name: reason" lines; tests/run.sh counts.
+# NUDGE is the binary under test; TMP a scratch folder removed on exit.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+NUDGE="$ROOT/${BUILD:-build}/nudge"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nudge-test.XXXXXX")
+CHILDREN=""
+cleanup() {
+    for pid in $CHILDREN; do kill -9 "$pid" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1: $2"; }
+
+# check NAME COMMAND...: ok when the command succeeds.
+check() {
+    name=$1; shift
+    if "$@" >/dev/null 2>&1; then ok "$name"; else not_ok "$name" "command failed: $*"; fi
+}
+
+# contains NAME FILE TEXT: ok when FILE contains TEXT (fixed string).
+contains() {
+    if grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "'$3' not in $2: $(head -c 600 "$2")"; fi
+}
+
+# equals NAME GOT WANT
+equals() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi
+}
