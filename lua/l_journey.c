@@ -124,6 +124,7 @@ static int j_wait_for(lua_State *L)
     const char *event = luaL_checkstring(L, 2);
     int64_t ms = check_duration(L, 3);
     if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TFUNCTION);
+    lua_settop(L, 4); /* pushes below refer to slot 4 as `where` */
     if (replayed(L, a, "wait_for")) return 1;
     check_pending(L, a, "wait_for");
     enum act_block got = act_block(a, "wait_for", ms, event, caller_line(L));
@@ -255,8 +256,13 @@ static int j_exit(lua_State *L)
 static int handle_index(lua_State *L)
 {
     const char *key = luaL_checkstring(L, 2);
-    if (strcmp(key, "trigger") == 0) {
-        lua_getiuservalue(L, 1, 1);
+    if (strcmp(key, "trigger") == 0) { /* decoded on first use */
+        handle *h = luaL_checkudata(L, 1, HANDLE);
+        if (lua_getiuservalue(L, 1, 1) == LUA_TNIL && h->a) {
+            l_push_json_text(L, h->a->inst->trigger_json);
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, 1, 1);
+        }
         return 1;
     }
     lua_getmetatable(L, 1);
@@ -289,8 +295,6 @@ void l_journey_push(lua_State *L, activation *a, lua_State *co)
     h->thread = co;
     push_metatable(L);
     lua_setmetatable(L, -2);
-    l_push_json_text(L, a->inst->trigger_json);
-    lua_setiuservalue(L, -2, 1);
     h->a = a;
 }
 

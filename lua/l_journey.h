@@ -5,8 +5,8 @@
 
 #include <lua.h>
 
-/* Pushes a handle bound to activation `a` running on thread `co`, with
- * j.trigger decoded from the instance's trigger event.  [-0, +1, m] */
+/* Pushes a handle bound to activation `a` running on thread `co`; j.trigger
+ * is decoded from the instance's trigger event on first use.  [-0, +1, m] */
 void l_journey_push(lua_State *L, activation *a, lua_State *co);
 
 /* Detaches the handle at `index` from its activation: later calls raise. */

@@ -114,16 +114,9 @@ int act_send(activation *a, const char *channel, const char *template_name,
 
 int act_consented(activation *a, const char *channel, const char *purpose)
 {
-    int granted = strcmp(a->consent_default, "opt_out") == 0;
     if (purpose && strcmp(purpose, "transactional") == 0) return 1;
-    char *text = store_profile_json(a->store, a->inst->profile_id);
-    cJSON *profile = cJSON_Parse(text);
-    cJSON *consent = cJSON_GetObjectItemCaseSensitive(profile, "consent");
-    cJSON *entry = cJSON_GetObjectItemCaseSensitive(consent, channel);
-    if (cJSON_IsBool(entry)) granted = cJSON_IsTrue(entry);
-    cJSON_Delete(profile);
-    free(text);
-    return granted;
+    int granted = store_profile_consent(a->store, a->inst->profile_id, channel);
+    return granted >= 0 ? granted : strcmp(a->consent_default, "opt_out") == 0;
 }
 
 double act_stable_fraction(const char *journey, const char *profile_id, const char *salt)

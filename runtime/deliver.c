@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BATCH 1000
+#define BATCH 5000
 #define OFFSET_KEY "file_channel_offset"
 
 static char *message_line(const outbox_message *m)
@@ -48,34 +48,37 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Writes the batch as lines and makes them durable. */
+/* Writes the batch as lines in one write and makes them durable. */
 static int write_batch(int fd, const outbox_message *msgs, int count, int is_file)
 {
-    for (int i = 0; i < count; i++) {
+    size_t len = 0, cap = 65536;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : -1;
+    for (int i = 0; i < count && !rc; i++) {
         char *text = message_line(&msgs[i]);
-        int rc = text ? write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1) : -1;
+        size_t n = text ? strlen(text) : 0;
+        if (!text) rc = -1;
+        while (!rc && len + n + 1 > cap) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (bigger) buf = bigger; else rc = -1;
+        }
+        if (!rc) memcpy(buf + len, text, n), buf[len + n] = '\n', len += n + 1;
         free(text);
-        if (rc) return -1;
     }
-    return is_file ? fsync(fd) : 0;
+    if (!rc) rc = write_all(fd, buf, len);
+    free(buf);
+    return rc ? -1 : is_file ? fsync(fd) : 0;
 }
 
-/* Sets the batch's status; with "sending", also saves the file's length. */
-static int mark(store *s, const outbox_message *msgs, int count, const char *status,
-                int64_t offset)
+/* Moves the batch from one status to the next; entering "sending", also
+ * saves the file's length.  The batch is a run of ids in one status. */
+static int mark(store *s, const outbox_message *msgs, int count, const char *from,
+                const char *to, int64_t offset)
 {
-    int64_t now = time_wall_ms();
     if (store_begin(s)) return -1;
-    if (!strcmp(status, "sending") && store_meta_set(s, OFFSET_KEY, offset))
+    if ((!strcmp(to, "sending") && store_meta_set(s, OFFSET_KEY, offset)) ||
+        store_outbox_move(s, msgs[0].id, msgs[count - 1].id, from, to, time_wall_ms()))
         return store_rollback(s), -1;
-    for (int i = 0; i < count; i++) {
-        const outbox_message *m = &msgs[i];
-        if (store_outbox_set_status(s, m->id, status, now) ||
-            (!strcmp(status, "delivered") &&
-             store_message_log(s, m->instance_id, m->profile_id, m->journey, m->channel,
-                               m->template_name, "delivered", "file channel", m->created_ms)))
-            return store_rollback(s), -1;
-    }
     return store_commit(s);
 }
 
@@ -93,14 +96,14 @@ static int deliver_batch(store *s, int fd, int is_file, const char *status)
         if (is_file && store_meta_get(s, OFFSET_KEY, &offset) == 1 && offset < end &&
             ftruncate(fd, (off_t)offset) == 0)
             lseek(fd, (off_t)offset, SEEK_SET);
-    } else if (mark(s, msgs, count, "sending", end)) {
+    } else if (mark(s, msgs, count, "queued", "sending", end)) {
         goto done;
     }
     if (write_batch(fd, msgs, count, is_file)) {
         log_error("file channel: write failed: %m");
         goto done;
     }
-    rc = mark(s, msgs, count, "delivered", 0) ? -1 : count;
+    rc = mark(s, msgs, count, "sending", "delivered", 0) ? -1 : count;
 done:
     store_outbox_free(msgs, count);
     return rc;
@@ -116,7 +119,8 @@ int deliver_outbox(store *s, const char *path, long *delivered)
     }
     int n;
     while ((n = deliver_batch(s, fd, is_file, "sending")) > 0) *delivered += n;
-    while (n == 0 && (n = deliver_batch(s, fd, is_file, "queued")) > 0) *delivered += n;
+    if (n == 0)
+        while ((n = deliver_batch(s, fd, is_file, "queued")) > 0) *delivered += n;
     if (is_file) close(fd);
     return n < 0 ? -1 : 0;
 }

@@ -22,13 +22,24 @@ struct engine {
 
 #define CLOCK_KEY "event_clock_ms"
 
+/* Loads the version of every live instance, so that host_watches knows
+ * every event that may end one. */
+static int preload_version(void *ctx, const char *hash)
+{
+    char err[300];
+    if (!host_recipe(ctx, hash, err, sizeof err)) log_warn("%s", err);
+    return 0;
+}
+
 engine *engine_new(store *s, host *h, engine_options options, engine_stats *stats)
 {
     engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->store = s, e->host = h, e->options = options, e->stats = stats;
     if (!e->options.consent_default) e->options.consent_default = "opt_in";
-    if (store_meta_get(s, CLOCK_KEY, &e->now_ms) < 0) return free(e), NULL;
+    if (store_meta_get(s, CLOCK_KEY, &e->now_ms) < 0 ||
+        store_live_versions(s, preload_version, h))
+        return free(e), NULL;
     return e;
 }
 
@@ -221,7 +232,8 @@ static int start_instance(engine *e, recipe *r, routing *rt)
 /* The identify call's traits join the profile. */
 static int apply_identify(engine *e, const nudge_event *ev)
 {
-    cJSON *traits = cJSON_GetObjectItemCaseSensitive(ev->json, "traits");
+    if (ev->traits_json) return store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json);
+    cJSON *traits = ev->json ? cJSON_GetObjectItemCaseSensitive(ev->json, "traits") : NULL;
     if (!cJSON_IsObject(traits)) return 0;
     char *text = cJSON_PrintUnformatted(traits);
     int rc = text ? store_profile_merge_traits(e->store, ev->profile_id, text) : -1;
@@ -246,16 +258,15 @@ int engine_event(engine *e, const nudge_event *ev)
         rc = inserted;
         goto done;
     }
-    if (store_profile_touch(e->store, ev->profile_id, ev->ts_ms)) goto done;
     if (!strcmp(ev->type, "identify") && apply_identify(e, ev)) goto done;
-    /* raw lines may carry a trailing part we must not hand on: copy */
-    char *event_json = printed ? printed : strndup(ev->raw, ev->raw_len);
-    routing rt = {e, ev, route_name(ev), event_json};
-    rc = store_instances_live(e->store, ev->profile_id, route_to_instance, &rt);
+    routing rt = {e, ev, route_name(ev), json};
+    if (host_watches(e->host, rt.name))
+        rc = store_instances_live(e->store, ev->profile_id, route_to_instance, &rt);
+    else
+        rc = store_instances_waiting_for(e->store, ev->profile_id, rt.name, route_to_instance, &rt);
     for (int i = 0; !rc && i < e->live_count; i++)
         if (e->live[i]->trigger_event && !strcmp(e->live[i]->trigger_event, rt.name))
             rc = start_instance(e, e->live[i], &rt);
-    if (!printed) free(event_json);
 done:
     free(printed);
     return rc;

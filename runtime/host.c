@@ -199,6 +199,17 @@ recipe *host_recipe(host *h, const char *hash, char *err, size_t err_len)
     return r;
 }
 
+int host_watches(host *h, const char *event)
+{
+    for (int i = 0; i < h->count; i++) {
+        recipe *r = h->recipes[i];
+        if (r->goal_event && !strcmp(r->goal_event, event)) return 1;
+        for (int k = 0; k < r->exit_on_count; k++)
+            if (!strcmp(r->exit_on[k], event)) return 1;
+    }
+    return 0;
+}
+
 int host_where(host *h, recipe *r, const char *event_json, const char *profile_json,
                char *err, size_t err_len)
 {

@@ -39,6 +39,9 @@ recipe *host_load_file(host *h, const char *path, char *err, size_t err_len);
  * NULL (and a message) if unknown or broken. */
 recipe *host_recipe(host *h, const char *hash, char *err, size_t err_len);
 
+/* Whether any loaded recipe version exits on, or has its goal at, `event`. */
+int host_watches(host *h, const char *event);
+
 /* Evaluates trigger.where(event, profile).  1 match, 0 no match, -1 error. */
 int host_where(host *h, recipe *r, const char *event_json, const char *profile_json,
                char *err, size_t err_len);

@@ -252,8 +252,9 @@ int ingest_stream(FILE *in, const char *source, ingest_fn on_event, void *ctx,
         lineno++;
         if (blank(line, (size_t)len)) continue;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        line[len] = 0;
         if (!seen_content++ && starts_document(line, (size_t)len)) {
-            line[len] = '\n';
+            line[len] = '\n'; /* the document goes on past this line */
             rc = accept_document(&r, in, line, (size_t)len + 1, lineno);
             break;
         }

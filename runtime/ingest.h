@@ -20,9 +20,11 @@ typedef struct nudge_event {
     const char *message_id;   /* given, or derived from the content */
     int64_t ts_ms;            /* "timestamp", else receive time */
     long line;                /* input line, or element number in arrays */
-    const char *raw;          /* the event's own JSON text when it was one
-                                 input line, else NULL */
+    const char *raw;          /* the event's own JSON text (NUL-terminated)
+                                 when it was one input line, else NULL */
     size_t raw_len;
+    const char *traits_json;  /* identify traits as text, set instead of
+                                 `json` by the threaded reader */
     char derived_id[48];      /* storage for a derived message_id */
 } nudge_event;
 
@@ -43,5 +45,11 @@ int event_from_json(cJSON *obj, int64_t receive_ms, nudge_event *event, char *wh
  * the callback's non-zero value if it stopped the read. */
 int ingest_stream(FILE *in, const char *source, ingest_fn on_event, void *ctx,
                   ingest_stats *stats);
+
+/* Like ingest_stream, but reads and parses on a second thread while the
+ * callback runs on this one.  Events reach the callback with json == NULL
+ * and raw, traits_json and every string field set. */
+int ingest_stream_threaded(FILE *in, const char *source, ingest_fn on_event, void *ctx,
+                           ingest_stats *stats);
 
 #endif

@@ -101,7 +101,8 @@ int store_open(const char *path, store **out, char *err, size_t err_len)
     sqlite3_busy_timeout(s->db, 5000);
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-8000;",
+                     "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"
+                     "PRAGMA wal_autocheckpoint=8000; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, NULL)) {
         snprintf(err, err_len, "database %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;

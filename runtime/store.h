@@ -63,11 +63,17 @@ int store_event_insert(store *s, const char *message_id, const char *type,
                        const char *anonymous_id, int64_t ts_ms, const char *json,
                        int json_len);
 
-/* Profiles: record activity; merge identify traits (a JSON object). */
+/* Profiles: record first/last activity times on the profile row; merge
+ * identify traits (a JSON object). */
 int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms);
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json);
-/* Returns the profile as a JSON object text (malloc'd) or NULL if unknown. */
+/* Returns the profile as JSON text (malloc'd): its traits, "id", and
+ * "first_seen"/"last_seen" (Unix seconds) from its events. */
 char *store_profile_json(store *s, const char *profile_id);
+
+/* The profile's `consent` trait for a channel: 1 granted, 0 refused, -1
+ * no record (the config's default applies). */
+int store_profile_consent(store *s, const char *profile_id, const char *channel);
 
 /* Recipe versions by content hash. */
 int store_recipe_put(store *s, const char *hash, const char *name, const char *path,
@@ -84,6 +90,12 @@ void store_instance_free(instance *inst);
  * order; fn's non-zero return stops the walk and is returned. */
 int store_instances_live(store *s, const char *profile_id,
                          int (*fn)(void *ctx, instance *inst), void *ctx);
+/* Like store_instances_live, but only the instances parked on a
+ * j:wait_for of `event`. */
+int store_instances_waiting_for(store *s, const char *profile_id, const char *event,
+                                int (*fn)(void *ctx, instance *inst), void *ctx);
+/* Calls fn with the hash of each recipe version that has live instances. */
+int store_live_versions(store *s, int (*fn)(void *ctx, const char *hash), void *ctx);
 /* The latest instance of journey for profile: 1 found (fills state and
  * started_ms), 0 none. */
 int store_instance_latest(store *s, const char *journey, const char *profile_id,
@@ -117,6 +129,9 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
                        int *count);
 void store_outbox_free(outbox_message *msgs, int count);
 int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at_ms);
+/* Moves the messages with ids first..last from status `from` to `to`. */
+int store_outbox_move(store *s, int64_t first, int64_t last, const char *from,
+                      const char *to, int64_t at_ms);
 
 /* Message log: every outcome of every message, with its reason. */
 int store_message_log(store *s, int64_t instance_id, const char *profile_id,

@@ -42,67 +42,61 @@ int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms)
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "touch profile");
 }
 
-/* Copies each member of `traits` over `into` (a shallow merge). */
-static void merge_members(cJSON *into, cJSON *traits)
-{
-    for (cJSON *item = traits->child; item; item = item->next) {
-        cJSON *copy = cJSON_Duplicate(item, 1);
-        if (!copy) continue;
-        if (cJSON_GetObjectItemCaseSensitive(into, item->string))
-            cJSON_ReplaceItemInObjectCaseSensitive(into, item->string, copy);
-        else
-            cJSON_AddItemToObject(into, item->string, copy);
-    }
-}
-
+/* identify merges traits as a JSON merge patch (RFC 7396): nested objects
+ * such as `consent` merge key by key, and null removes a trait. */
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json)
 {
-    cJSON *traits = cJSON_Parse(traits_json), *current = NULL;
-    char *merged = NULL;
-    int rc = -1;
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_TRAITS_GET,
-                                  "SELECT traits FROM profiles WHERE id = ?");
-    if (!st || !cJSON_IsObject(traits)) goto done;
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_PROFILE_TRAITS_SET,
+        "INSERT INTO profiles (id, traits) VALUES (?1, json_patch('{}', ?2))"
+        " ON CONFLICT (id) DO UPDATE SET traits = json_patch(traits, ?2)");
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        current = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
-    if (!cJSON_IsObject(current)) {
-        cJSON_Delete(current);
-        current = cJSON_CreateObject();
-    }
-    merge_members(current, traits);
-    merged = cJSON_PrintUnformatted(current);
-    st = store_stmt(s, STMT_PROFILE_TRAITS_SET,
-                    "INSERT INTO profiles (id, traits) VALUES (?1, ?2)"
-                    " ON CONFLICT (id) DO UPDATE SET traits = ?2");
-    if (!st || !merged) goto done;
+    sqlite3_bind_text(st, 2, traits_json, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "merge traits");
+}
+
+int store_profile_consent(store *s, const char *profile_id, const char *channel)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_CONSENT,
+                                  "SELECT json_extract(traits, '$.consent.' || ?)"
+                                  " FROM profiles WHERE id = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_INTEGER) return -1;
+    return sqlite3_column_int(st, 0) ? 1 : 0;
+}
+
+/* First and last seen come from the events index, so that recording an
+ * event does not rewrite its profile. */
+static void add_seen_times(store *s, cJSON *profile, const char *profile_id)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SEEN,
+                                  "SELECT min(ts_ms), max(ts_ms) FROM events WHERE profile_id = ?");
+    if (!st) return;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, merged, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "merge traits");
-done:
-    cJSON_Delete(traits);
-    cJSON_Delete(current);
-    free(merged);
-    return rc;
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) return;
+    cJSON_AddNumberToObject(profile, "first_seen", (double)(sqlite3_column_int64(st, 0) / 1000));
+    cJSON_AddNumberToObject(profile, "last_seen", (double)(sqlite3_column_int64(st, 1) / 1000));
 }
 
 char *store_profile_json(store *s, const char *profile_id)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_PROFILE_GET,
-        "SELECT traits, first_seen_ms, last_seen_ms FROM profiles WHERE id = ?");
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_GET, "SELECT traits FROM profiles WHERE id = ?");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) return NULL;
-    cJSON *profile = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    cJSON *profile = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        profile = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
     if (!cJSON_IsObject(profile)) {
         cJSON_Delete(profile);
         profile = cJSON_CreateObject();
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(profile, "id");
+    static const char *const computed[] = {"id", "first_seen", "last_seen", NULL};
+    for (int i = 0; computed[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(profile, computed[i]);
     cJSON_AddStringToObject(profile, "id", profile_id);
-    cJSON_AddNumberToObject(profile, "first_seen", (double)(sqlite3_column_int64(st, 1) / 1000));
-    cJSON_AddNumberToObject(profile, "last_seen", (double)(sqlite3_column_int64(st, 2) / 1000));
+    add_seen_times(s, profile, profile_id);
     char *text = cJSON_PrintUnformatted(profile);
     cJSON_Delete(profile);
     return text;

@@ -73,17 +73,27 @@ int store_instance_insert(store *s, instance *in)
     return 0;
 }
 
+/* Journey, version, profile, start and trigger never change: not rewritten. */
 int store_instance_update(store *s, const instance *in)
 {
     sqlite3_stmt *st = store_stmt(
         s, STMT_INSTANCE_UPDATE,
-        "UPDATE instances SET journey = ?1, version = ?2, profile_id = ?3, state = ?4,"
-        " holdout = ?5, started_ms = ?6, ended_ms = ?7, goal_ms = ?8, trigger = ?9,"
-        " steps = ?10, pending_kind = ?11, pending_event = ?12, pending_due_ms = ?13,"
-        " pending_line = ?14, exit_reason = ?15, error = ?16 WHERE id = ?17");
+        "UPDATE instances SET state = ?, holdout = ?, ended_ms = ?, goal_ms = ?, steps = ?,"
+        " pending_kind = ?, pending_event = ?, pending_due_ms = ?, pending_line = ?,"
+        " exit_reason = ?, error = ? WHERE id = ?");
     if (!st) return -1;
-    bind_instance(st, in);
-    sqlite3_bind_int64(st, 17, in->id);
+    sqlite3_bind_int(st, 1, in->state);
+    sqlite3_bind_int(st, 2, in->holdout);
+    sqlite3_bind_int64(st, 3, in->ended_ms);
+    sqlite3_bind_int64(st, 4, in->goal_ms);
+    sqlite3_bind_int(st, 5, in->steps);
+    store_bind_text(st, 6, in->pending_kind);
+    store_bind_text(st, 7, in->pending_event);
+    sqlite3_bind_int64(st, 8, in->pending_due_ms);
+    sqlite3_bind_int(st, 9, in->pending_line);
+    store_bind_text(st, 10, in->exit_reason);
+    store_bind_text(st, 11, in->error);
+    sqlite3_bind_int64(st, 12, in->id);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "update instance");
 }
 
@@ -100,17 +110,13 @@ int store_instance_load(store *s, int64_t id, instance *out)
     return 1;
 }
 
-int store_instances_live(store *s, const char *profile_id,
-                         int (*fn)(void *ctx, instance *inst), void *ctx)
+/* Loads each instance the query selects and calls fn.  Ids are collected
+ * first: fn may update instances, which would reset the cursor. */
+static int walk_instances(store *s, sqlite3_stmt *st, int (*fn)(void *ctx, instance *inst),
+                          void *ctx)
 {
-    /* Collect ids first: fn may update instances, which resets the cursor. */
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_INSTANCES_LIVE,
-        "SELECT id FROM instances WHERE profile_id = ? AND state < 2 ORDER BY id");
     int64_t ids[64];
     int count = 0, rc = 0;
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 64)
         ids[count++] = sqlite3_column_int64(st, 0);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_fail(s, "live instances");
@@ -123,6 +129,42 @@ int store_instances_live(store *s, const char *profile_id,
         if (rc) return rc;
     }
     return 0;
+}
+
+int store_instances_live(store *s, const char *profile_id,
+                         int (*fn)(void *ctx, instance *inst), void *ctx)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_INSTANCES_LIVE,
+        "SELECT id FROM instances WHERE profile_id = ? AND state < 2 ORDER BY id");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    return walk_instances(s, st, fn, ctx);
+}
+
+int store_instances_waiting_for(store *s, const char *profile_id, const char *event,
+                                int (*fn)(void *ctx, instance *inst), void *ctx)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCES_WAITING,
+                                  "SELECT id FROM instances WHERE profile_id = ? AND state < 2"
+                                  " AND pending_event = ? ORDER BY id");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+    return walk_instances(s, st, fn, ctx);
+}
+
+int store_live_versions(store *s, int (*fn)(void *ctx, const char *hash), void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(store_db(s),
+                                "SELECT DISTINCT version FROM instances WHERE state < 2", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK) return store_fail(s, "live versions");
+    while (!rc && sqlite3_step(st) == SQLITE_ROW)
+        rc = fn(ctx, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int store_instance_latest(store *s, const char *journey, const char *profile_id,

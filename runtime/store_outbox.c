@@ -75,6 +75,21 @@ int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "outbox status");
 }
 
+int store_outbox_move(store *s, int64_t first, int64_t last, const char *from,
+                      const char *to, int64_t at_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_MOVE,
+                                  "UPDATE outbox SET status = ?, updated_ms = ?"
+                                  " WHERE id BETWEEN ? AND ? AND status = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, at_ms);
+    sqlite3_bind_int64(st, 3, first);
+    sqlite3_bind_int64(st, 4, last);
+    sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "outbox status");
+}
+
 int store_message_log(store *s, int64_t instance_id, const char *profile_id,
                       const char *journey, const char *channel, const char *template_name,
                       const char *outcome, const char *reason, int64_t at_ms)

@@ -1,0 +1,13 @@
+-- Attack: an xpcall message handler that loops forever.
+-- Expected: the CPU budget stops the handler too: u1's instance fails on the line marked "error here".
+-- Only u1 attacks; u2's send shows the run goes on for others.
+return journey {
+  name = "xpcall_loop",
+  trigger = { event = "Go" },
+  run = function(j)
+    if j.trigger.userId == "u1" then
+      xpcall(function() error("boom") end, function(m) while true do end end) -- error here
+    end
+    j:send("email", "ok")
+  end,
+}

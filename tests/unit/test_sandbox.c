@@ -1,0 +1,319 @@
+/* Unit tests for runtime/sandbox.h and the embedded stdlib prelude: what
+ * recipe code can reach, what it cannot change, and the limits it cannot
+ * escape (CPU budget, memory cap, pattern cost).  After every limit trip
+ * the same state must go on running normal code. */
+#include "sandbox.h"
+
+#include "l_modules.h"
+#include "timeutil.h"
+#include "unit.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const luaL_Reg modules[] = {{"nudge.time", luaopen_nudge_time}, {NULL, NULL}};
+
+typedef struct outcome {
+    int status;      /* LUA_OK or the error status */
+    char text[512];  /* the error message, or the returned value as text */
+    double seconds;  /* wall time of load + call */
+} outcome;
+
+/* Runs `code` as a fresh recipe chunk named "test" in L.  The stack is
+ * left as it was found. */
+static outcome run(lua_State *L, const char *code)
+{
+    outcome o = {0};
+    int top = lua_gettop(L);
+    int64_t start = time_mono_ns();
+    sandbox_push_env(L);
+    o.status = sandbox_load(L, code, strlen(code), "=test");
+    if (o.status == LUA_OK) o.status = sandbox_pcall(L, 0, 1);
+    o.seconds = (double)(time_mono_ns() - start) / 1e9;
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING:
+    case LUA_TNUMBER: snprintf(o.text, sizeof o.text, "%s", lua_tostring(L, -1)); break;
+    case LUA_TBOOLEAN: snprintf(o.text, sizeof o.text, "%s", lua_toboolean(L, -1) ? "true" : "false"); break;
+    default: snprintf(o.text, sizeof o.text, "(%s)", luaL_typename(L, -1)); break;
+    }
+    lua_settop(L, top);
+    if (getenv("UNIT_VERBOSE"))
+        printf("# status %d, %.3f s: %s\n", o.status, o.seconds, o.text);
+    return o;
+}
+
+/* The snippet fails and its message contains `want`. */
+static int fails_with(lua_State *L, const char *code, const char *want)
+{
+    outcome o = run(L, code);
+    int ok = o.status != LUA_OK && strstr(o.text, want) != NULL;
+    if (!ok) printf("# status %d, message \"%s\", want an error with \"%s\"\n", o.status, o.text, want);
+    return ok;
+}
+
+/* The snippet runs and returns a value whose text is `want`. */
+static int returns(lua_State *L, const char *code, const char *want)
+{
+    outcome o = run(L, code);
+    int ok = o.status == LUA_OK && strcmp(o.text, want) == 0;
+    if (!ok) printf("# status %d, got \"%s\", want \"%s\"\n", o.status, o.text, want);
+    return ok;
+}
+
+/* A normal snippet still runs: the state survived whatever came before. */
+static int still_works(lua_State *L)
+{
+    return returns(L,
+                   "local s = 0 for i = 1, 1000 do s = s + i end\n"
+                   "local t = {} for i = 1, 100 do t[i] = ('x'):rep(i) end\n"
+                   "return s + #t[100] + #table.concat(t)",
+                   "505650");
+}
+
+/* The message, with a leading "file:line: " position taken off. */
+static const char *after_position(const char *msg)
+{
+    const char *colon = strchr(msg, ':');
+    if (!colon || colon[1] < '0' || colon[1] > '9') return msg;
+    const char *p = colon + 1;
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p != ':') return msg;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+static void test_globals(lua_State *L)
+{
+    static const char *forbidden[] = {"io", "os", "debug", "package", "dofile", "loadfile",
+                                      "collectgarbage", "_G", NULL};
+    for (int i = 0; forbidden[i]; i++) {
+        char code[64], want[64], name[96];
+        snprintf(code, sizeof code, "return %s", forbidden[i]);
+        snprintf(want, sizeof want, "undeclared global '%s'", forbidden[i]);
+        snprintf(name, sizeof name, "globals: %s is an undeclared-global error", forbidden[i]);
+        CHECK(fails_with(L, code, want), name);
+    }
+    CHECK(fails_with(L, "return require 'os'", "not found"), "require: 'os' fails");
+    CHECK(fails_with(L, "return require 'io'", "not found"), "require: 'io' fails");
+    CHECK(fails_with(L, "return require 'nudge.nope'", "not found"),
+          "require: an unknown nudge module fails");
+    CHECK(returns(L, "local t = require 'nudge.time' return t.duration('30m')", "1800.0") ||
+              returns(L, "local t = require 'nudge.time' return t.duration('30m')", "1800"),
+          "require: nudge.time works");
+    CHECK(returns(L, "return require('nudge.time') == require('nudge.time')", "true"),
+          "require: a module is loaded once per state");
+    CHECK(returns(L, "return type(string) .. type(table) .. type(math) .. type(utf8) .. "
+                     "type(coroutine) .. type(pcall)",
+                  "tabletabletabletabletablefunction"),
+          "globals: the safe libraries are there");
+}
+
+static void test_load(lua_State *L)
+{
+    CHECK(returns(L,
+                  "local ok, f = pcall(load, '\\27LuaT\\0\\25\\147\\r\\n\\26\\n\\4\\8\\8xV')\n"
+                  "if not ok or f == nil then return 'rejected' end return 'loaded'",
+                  "rejected"),
+          "load: a binary chunk (\\27Lua...) is refused");
+    const char binary[] = "\x1bLuaT\x00\x19\x93\r\n\x1a\n";
+    int top = lua_gettop(L);
+    sandbox_push_env(L);
+    int status = sandbox_load(L, binary, sizeof binary - 1, "=bin");
+    CHECK(status != LUA_OK, "load: sandbox_load refuses a binary chunk");
+    lua_settop(L, top);
+    CHECK(returns(L, "return load('return 1+1')()", "2"), "load: load('return 1+1')() is 2");
+    CHECK(fails_with(L, "return load('return os')()", "undeclared global 'os'"),
+          "load: a loaded chunk gets a sandboxed environment");
+    CHECK(returns(L, "return string.dump == nil and ('').dump == nil", "true"),
+          "string.dump is nil");
+}
+
+static void test_readonly(lua_State *L)
+{
+    CHECK(returns(L, "return getmetatable('')", "protected"),
+          "string metatable: getmetatable('') is \"protected\"");
+    CHECK(fails_with(L, "setmetatable('', {})", "table expected"),
+          "string metatable: setmetatable on a string fails");
+    CHECK(run(L, "getmetatable('').__index = {}").status != LUA_OK,
+          "string metatable: cannot be reached to change it");
+    CHECK(returns(L, "return ('abc'):upper() .. string.upper('d')", "ABCD"),
+          "string metatable: methods still work");
+    CHECK(fails_with(L, "string.upper = nil", "read-only"), "stdlib: string.upper = nil raises");
+    CHECK(fails_with(L, "rawset(string, 'x', 1)", "read-only"),
+          "stdlib: rawset(string, 'x', 1) raises");
+    CHECK(fails_with(L, "table.insert = print", "read-only"), "stdlib: table is read-only too");
+    CHECK(fails_with(L, "setmetatable(math, {})", "read-only"),
+          "stdlib: setmetatable on a library fails");
+    CHECK(fails_with(L, "x = 1", "assignment to undeclared global"),
+          "globals: assigning a global raises");
+    CHECK(fails_with(L, "rawset(_ENV, 'x', 1)", "read-only"), "globals: rawset(_ENV, ...) raises");
+    CHECK(fails_with(L, "return y", "undeclared global 'y'"),
+          "globals: reading an undeclared global raises");
+    CHECK(fails_with(L, "print = nil", "assignment to undeclared global"),
+          "globals: a stdlib name cannot be replaced");
+    CHECK(fails_with(L, "setmetatable({}, {__gc = function() end})", "__gc"),
+          "setmetatable with __gc raises");
+    CHECK(returns(L, "return math.random == nil and math.randomseed == nil", "true"),
+          "math.random is nil");
+    CHECK(returns(L, "return string.upper('ok')", "OK"),
+          "stdlib: string.upper is intact after the attempts");
+    /* The table a module returns is shared by every recipe of the state. */
+    CHECK(fails_with(L, "require('nudge.time').duration = function() return 0 end", "read-only"),
+          "stdlib: a required module cannot be changed by a recipe");
+    CHECK(returns(L, "return require('nudge.time').duration('1m')", "60.0") ||
+              returns(L, "return require('nudge.time').duration('1m')", "60"),
+          "stdlib: nudge.time.duration is intact for the next recipe");
+}
+
+static void test_cpu(lua_State *L)
+{
+    outcome o = run(L, "while true do end");
+    CHECK(o.status != LUA_OK && strstr(o.text, "CPU budget"), "cpu: while true do end trips the budget");
+    CHECK(strncmp(o.text, "test:1:", 7) == 0, "cpu: the message names the chunk and line");
+    CHECK(o.seconds < 2.0, "cpu: the budget trips in well under 2 s");
+    CHECK(still_works(L), "cpu: the state still works after the trip");
+
+    o = run(L, "while true do pcall(function() while true do end end) end");
+    CHECK(o.status != LUA_OK && strstr(o.text, "CPU budget"),
+          "cpu: pcall cannot swallow the budget");
+    CHECK(still_works(L), "cpu: the state still works after the pcall attempt");
+
+    o = run(L, "while true do coroutine.resume(coroutine.create(function() while true do end end)) end");
+    CHECK(o.status != LUA_OK && strstr(o.text, "CPU budget"),
+          "cpu: coroutine.resume cannot swallow the budget");
+    CHECK(still_works(L), "cpu: the state still works after the coroutine attempt");
+
+    o = run(L, "local ok, e repeat ok, e = xpcall(function() while true do end end,"
+               " function(m) return m end) until false");
+    CHECK(o.status != LUA_OK && strstr(o.text, "CPU budget"),
+          "cpu: xpcall with a handler cannot swallow the budget");
+    CHECK(still_works(L), "cpu: the state still works after the xpcall attempt");
+}
+
+static void test_memory(lua_State *L)
+{
+    outcome o = run(L, "local t = {} for i = 1, 1e9 do t[i] = i end");
+    CHECK(o.status != LUA_OK && strstr(o.text, "memory limit"),
+          "memory: a growing table trips the memory limit");
+    CHECK(still_works(L), "memory: the state still works after the table");
+
+    o = run(L, "return string.rep('x', 1e9)");
+    CHECK(o.status != LUA_OK && strstr(o.text, "memory limit"),
+          "memory: string.rep('x', 1e9) trips the memory limit");
+    CHECK(still_works(L), "memory: the state still works after string.rep");
+
+    o = run(L, "local t = {} while true do pcall(function() t[#t + 1] = ('x'):rep(1e6 + #t) end) end");
+    CHECK(o.status != LUA_OK && (strstr(o.text, "memory limit") || strstr(o.text, "CPU budget")),
+          "memory: pcall cannot swallow the memory limit");
+    CHECK(still_works(L), "memory: the state still works after the pcall attempt");
+}
+
+static void test_patterns(lua_State *L)
+{
+    outcome o = run(L, "return string.find(('a'):rep(400), ('.-'):rep(3) .. 'b')");
+    CHECK(o.status != LUA_OK && strstr(o.text, "pattern too complex"),
+          "pattern: a catastrophic pattern is refused");
+    CHECK(o.seconds < 2.0, "pattern: ... quickly (< 2 s)");
+    if (o.seconds >= 2.0) printf("# took %.1f s\n", o.seconds);
+    CHECK(still_works(L), "pattern: the state still works after the refusal");
+
+    o = run(L, "return (('a'):rep(400)):match(('.-'):rep(3) .. 'b')");
+    CHECK(o.status != LUA_OK && strstr(o.text, "pattern too complex") && o.seconds < 2.0,
+          "pattern: the method form is guarded too");
+    o = run(L, "local n = 0 for _ in (('a'):rep(400)):gmatch(('.-'):rep(3) .. 'b') do n = n + 1 end return n");
+    CHECK(o.status != LUA_OK && strstr(o.text, "pattern too complex") && o.seconds < 2.0,
+          "pattern: gmatch is guarded too");
+    o = run(L, "return (string.gsub(('a'):rep(400), ('.-'):rep(3) .. 'b', ''))");
+    CHECK(o.status != LUA_OK && strstr(o.text, "pattern too complex") && o.seconds < 2.0,
+          "pattern: gsub is guarded too");
+
+    CHECK(returns(L, "return ('  hi  '):match('^%s*(.-)%s*$') == 'hi'", "true"),
+          "pattern: a legitimate trim pattern works");
+    CHECK(returns(L, "return select(2, ('a,b,,c'):gsub(',', ';'))", "3"),
+          "pattern: a legitimate gsub works");
+    CHECK(returns(L, "return ('x.y'):find('.', 1, true)", "2"), "pattern: plain find works");
+
+    /* Literal runs cost a step per byte too: a long needle over a long
+     * subject is O(n * m) work inside one C call, out of the hook's reach. */
+    o = run(L, "local s = ('a'):rep(1e6) return s:find(('a'):rep(2e4) .. '%d')");
+    CHECK(o.status != LUA_OK && o.seconds < 2.0,
+          "pattern: a long literal pattern over a long subject cannot outlast the budget");
+    if (o.seconds >= 2.0) printf("# took %.1f s\n", o.seconds);
+    o = run(L, "local s = ('a'):rep(1e7) return s:find(('a'):rep(1e5) .. 'b', 1, true)");
+    CHECK(o.status != LUA_OK && o.seconds < 2.0,
+          "pattern: a long plain needle over a long subject cannot outlast the budget");
+    if (o.seconds >= 2.0) printf("# took %.1f s\n", o.seconds);
+    CHECK(still_works(L), "pattern: the state still works after the long searches");
+}
+
+static void test_prelude(lua_State *L)
+{
+    CHECK(returns(L,
+                  "local t, s = {b = 1, a = 2, c = 3}, ''\n"
+                  "for k, v in pairs(t) do s = s .. k .. v end return s",
+                  "a2b1c3"),
+          "prelude: pairs visits keys in sorted order");
+    CHECK(returns(L,
+                  "local t, s = {[3] = 'c', [1] = 'a', x = 'X', [2] = 'b'}, ''\n"
+                  "for k, v in pairs(t) do s = s .. tostring(k) .. v end return s",
+                  "1a2b3cxX"),
+          "prelude: pairs puts numbers before strings");
+
+    const char *bad = "return journey { name = 'x', bogus = 1 }";
+    outcome o = run(L, bad);
+    const char *msg = after_position(o.text);
+    CHECK(o.status != LUA_OK && strncmp(msg, "journey:", 8) == 0 && strstr(msg, "bogus"),
+          "prelude: journey{} rejects an unknown field (\"journey: ...\" naming it)");
+    if (o.status == LUA_OK || strncmp(msg, "journey:", 8) != 0) printf("# message: %s\n", o.text);
+    CHECK(strncmp(o.text, "test:1:", 7) == 0, "prelude: ... at the recipe line that called it");
+    CHECK(returns(L,
+                  "local ok, e = pcall(journey, { name = 'x', bogus = 1 })\n"
+                  "return (not ok) and e:sub(1, 8) == 'journey:' and e:find('bogus', 1, true) ~= nil",
+                  "true"),
+          "prelude: caught by pcall, the message starts with journey: and names the field");
+    CHECK(returns(L,
+                  "local j = journey { name = 'cart', trigger = { event = 'Checkout Started' },\n"
+                  "  run = function(j) end, reentry = '7d', holdout = 0.1 }\n"
+                  "return j.name .. ' ' .. j.reentry .. ' ' .. j.holdout",
+                  "cart 604800.0 0.1"),
+          "prelude: a valid journey{} passes");
+}
+
+static void test_recursion(lua_State *L)
+{
+    outcome o = run(L, "local function f(n) return 1 + f(n + 1) end return f(1)");
+    CHECK(o.status != LUA_OK && o.text[0] != '(', "recursion: deep recursion fails cleanly with a message");
+    if (o.status != LUA_OK) printf("# recursion: %.120s\n", o.text);
+    CHECK(still_works(L), "recursion: the state still works after the overflow");
+
+    o = run(L, "local function f() return pcall(f) end return f()");
+    CHECK(o.status == LUA_OK || o.text[0] != '(', "recursion: pcall recursion ends without a crash");
+    CHECK(still_works(L), "recursion: the state still works after the pcall recursion");
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) return 1;
+    lua_State *L = sandbox_new((sandbox_limits){0}, modules);
+    CHECK(L != NULL, "sandbox_new with default limits");
+    if (!L) UNIT_DONE();
+    test_globals(L);
+    test_load(L);
+    test_readonly(L);
+    test_prelude(L);
+    test_cpu(L);
+    test_memory(L);
+    test_patterns(L);
+    test_recursion(L);
+    CHECK(lua_gettop(L) == 0, "the stack of the state is balanced");
+    sandbox_close(L);
+
+    /* A second state is independent of the first. */
+    lua_State *L2 = sandbox_new((sandbox_limits){0}, NULL);
+    CHECK(L2 != NULL && fails_with(L2, "return require 'nudge.time'", "not found"),
+          "a state without modules offers none to require");
+    sandbox_close(L2);
+    UNIT_DONE();
+}
