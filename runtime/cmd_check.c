@@ -19,14 +19,14 @@ static void print_census(store *s)
     if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return;
     int rows = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (!rows++) printf("%-24s %-12s %-10s %-28s %8s\n", "journey", "version", "state", "step", "count");
+        if (!rows++) printf("%-24s %-12s %-10s %-44s %8s\n", "journey", "version", "state", "step", "count");
         int state = sqlite3_column_int(st, 3);
         char step[256] = "-";
         if (sqlite3_column_bytes(st, 4))
             snprintf(step, sizeof step, "j:%s at %s:%d", sqlite3_column_text(st, 4),
                      sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "?",
                      sqlite3_column_int(st, 5));
-        printf("%-24s %-12s %-10s %-28s %8lld\n", sqlite3_column_text(st, 0),
+        printf("%-24s %-12s %-10s %-44s %8lld\n", sqlite3_column_text(st, 0),
                sqlite3_column_text(st, 1), state >= 0 && state <= 4 ? state_names[state] : "?",
                step, (long long)sqlite3_column_int64(st, 6));
     }

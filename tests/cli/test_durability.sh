@@ -94,19 +94,45 @@ committed() {
 # alive PID: the process runs (a zombie, done but not yet reaped, does not).
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 
+# Slow syncs: an LD_PRELOAD shim makes fsync and fdatasync nap 25 ms before
+# and after, which widens the windows between the steps of a commit or a
+# delivery, where a crash can lose or double a message, so that random kills
+# land in them often.  (Not with a sanitizer build: its runtime must load first.)
+SHIM=""
+if ! ldd "$NUDGE" 2>/dev/null | grep -q libasan; then
+    cat >"$TMP/slow_sync.c" <<'EOF_C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <time.h>
+static void nap(void) { struct timespec t = {0, 25000000L}; nanosleep(&t, 0); }
+static int slow(const char *name, int fd)
+{
+    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
+    nap();
+    int rc = real(fd);
+    nap();
+    return rc;
+}
+int fsync(int fd) { return slow("fsync", fd); }
+int fdatasync(int fd) { return slow("fdatasync", fd); }
+EOF_C
+    ${CC:-cc} -shared -fPIC -O1 -o "$TMP/slow_sync.so" "$TMP/slow_sync.c" -ldl 2>/dev/null && SHIM="$TMP/slow_sync.so"
+fi
+
 # One kill in each sixth of the file, at a random point of it: run nudge,
-# wait until the events committed pass the point, wait a random 0-300 ms
-# more (so the kill lands anywhere in a batch: reading, journeys, commit,
-# delivery), kill -9, and start again on the same db and outbox.
-points=$(awk -v s="$SEED" -v t="$TOTAL" 'BEGIN { srand(s)
-    for (i = 0; i < 6; i++) printf "%d:%.3f ", t * (i + rand()) / 6, 0.3 * rand() }')
+# wait until the events committed pass the point, wait a random part of a
+# sixth of the reference run's duration more (so the kill lands anywhere in
+# a batch: reading, journeys, commit, delivery), kill -9, and start again
+# on the same db and outbox.
+points=$(awk -v s="$SEED" -v t="$TOTAL" -v d="$DURATION" 'BEGIN { srand(s)
+    for (i = 0; i < 6; i++) printf "%d:%.3f ", t * (i + rand()) / 6, d / 6000 * rand() }')
 DB="$TMP/killed.db" OUT="$TMP/killed.ndjson"
 kills=0 landed="" strange=""
 for point in $points; do
     target=${point%%:*} jitter=${point#*:}
     # a simple command, so that $! is nudge itself and not a subshell
-    "$NUDGE" -q run "$RECIPE" --events "$TMP/events.ndjson" --clock event --db "$DB" --outbox "$OUT" \
-        2>>"$TMP/killed.err" &
+    LD_PRELOAD="$SHIM" "$NUDGE" -q run "$RECIPE" --events "$TMP/events.ndjson" --clock event \
+        --db "$DB" --outbox "$OUT" 2>>"$TMP/killed.err" &
     pid=$!
     CHILDREN="$CHILDREN $pid"
     polls=0
