@@ -1,7 +1,8 @@
 /* The file channel, exactly once.  A batch is marked "sending" together
  * with the file's length before the write; after a crash, the lines past
  * that length belong to the unfinished batch, so the file is cut back
- * there and the batch written again.  One writer per outbox file. */
+ * there and the batch written again.  An exclusive flock on the file keeps
+ * two processes from delivering to it at once. */
 #include "deliver.h"
 
 #include "log.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +118,10 @@ int deliver_outbox(store *s, const char *path, long *delivered)
     if (fd < 0) {
         log_error("file channel: cannot open %s: %m", path);
         return -1;
+    }
+    if (is_file && flock(fd, LOCK_EX)) { /* another nudge may be delivering */
+        log_error("file channel: cannot lock %s: %m", path);
+        return close(fd), -1;
     }
     int n;
     while ((n = deliver_batch(s, fd, is_file, "sending")) > 0) *delivered += n;

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "timeutil.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -117,6 +118,33 @@ static void read_journey(lua_State *L, recipe *r)
     lua_settop(L, t);
 }
 
+/* The line of the recipe's `journey {` (1 if there is none). */
+static int journey_line(const char *text)
+{
+    int line = 1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') line++;
+        if (!strncmp(p, "journey", 7) && (p == text || !isalnum((unsigned char)p[-1])) &&
+            p[7 + strspn(p + 7, " \t\r\n")] == '{')
+            return line;
+    }
+    return 1;
+}
+
+/* An error raised inside the stdlib (journey{} checking a tail-called
+ * `return journey {...}`, whose recipe frame is gone) is moved to the
+ * recipe's own `journey {` line. */
+static void recipe_error(const char *path, const char *text, const char *msg, char *err,
+                         size_t err_len)
+{
+    if (strncmp(msg, "stdlib/", 7)) {
+        snprintf(err, err_len, "%s", msg);
+        return;
+    }
+    const char *rest = strstr(msg, ": ");
+    snprintf(err, err_len, "%s:%d: %s", path, journey_line(text), rest ? rest + 2 : msg);
+}
+
 /* Runs the recipe chunk and checks what it returns through journey{}. */
 static recipe *compile(host *h, const char *path, const char *text, size_t len,
                        const char *hash, char *err, size_t err_len)
@@ -145,7 +173,7 @@ static recipe *compile(host *h, const char *path, const char *text, size_t len,
     r->path = strdup(path);
     return r;
 fail:
-    snprintf(err, err_len, "%s", lua_tostring(L, -1));
+    recipe_error(path, text, lua_tostring(L, -1), err, err_len);
     recipe_free(r);
     return NULL;
 }

@@ -135,6 +135,13 @@ static int utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
+static int blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
+    return 1;
+}
+
 static void reject(reader *r, long line, long element, const char *why)
 {
     r->stats->rejected++;
@@ -158,6 +165,20 @@ static int accept_object(reader *r, cJSON *obj, long line, long element, const c
     return r->on_event(r->ctx, &event);
 }
 
+/* An element of an array or batch: measured and stored as its own text. */
+static int accept_element(reader *r, cJSON *item, long line, long element)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    if (!text) return log_error("%s: out of memory", r->source), -1;
+    int rc = 0;
+    if (strlen(text) > EVENT_MAX_BYTES)
+        reject(r, line, element, "event over 32 KB");
+    else
+        rc = accept_object(r, item, line, element, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 /* An object that may be a batch envelope, or an array of events. */
 static int accept_value(reader *r, cJSON *value, long line, const char *raw, size_t raw_len)
 {
@@ -171,13 +192,14 @@ static int accept_value(reader *r, cJSON *value, long line, const char *raw, siz
     long element = 0;
     int rc = 0;
     for (cJSON *item = batch->child; item && !rc; item = item->next, element++)
-        rc = accept_object(r, item, line, element, NULL, 0);
+        rc = accept_element(r, item, line, element);
     return rc;
 }
 
-static int accept_text(reader *r, const char *text, size_t len, long line, int whole)
+/* One NDJSON line (NUL-terminated at len). */
+static int accept_text(reader *r, const char *text, size_t len, long line)
 {
-    if (!whole && len > EVENT_MAX_BYTES) {
+    if (len > EVENT_MAX_BYTES) {
         reject(r, line, -1, "line over 32 KB");
         return 0;
     }
@@ -194,35 +216,76 @@ static int accept_text(reader *r, const char *text, size_t len, long line, int w
         reject(r, line, -1, why);
         return 0;
     }
-    int rc = accept_value(r, value, line, whole ? NULL : text, len);
+    int rc = accept_value(r, value, line, text, len);
     cJSON_Delete(value);
     return rc;
 }
 
-static int blank(const char *s, size_t len)
+/* Every line of buf (writable, len bytes) as NDJSON from line `line` on. */
+static int accept_lines(reader *r, char *buf, size_t len, long line)
 {
-    for (size_t i = 0; i < len; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
-    return 1;
+    int rc = 0;
+    for (char *p = buf, *end = buf + len; p < end && !rc; line++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char *next = p + n + 1;
+        while (n > 0 && p[n - 1] == '\r') n--;
+        p[n] = 0;
+        if (!blank(p, n)) rc = accept_text(r, p, n, line);
+        p = next;
+    }
+    return rc;
 }
 
-/* The input is one JSON document (an array or a pretty-printed object):
- * read it whole, starting with the line already read. */
+static long count_lines(const char *from, const char *to)
+{
+    long n = 0;
+    for (; from < to; from++) n += *from == '\n';
+    return n;
+}
+
+/* JSON documents one after another (arrays, batch envelopes, pretty-printed
+ * events).  If the first does not parse, the input is NDJSON after all
+ * and every line is read on its own. */
+static int accept_documents(reader *r, char *buf, size_t len, long line)
+{
+    const char *p = buf, *end = buf + len, *after = NULL;
+    int rc = 0;
+    if (!utf8_valid((const unsigned char *)buf, len)) return accept_lines(r, buf, len, line);
+    while (!rc && (p += strspn(p, " \t\r\n")) < end) {
+        cJSON *value = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &after, 0);
+        long at = line + count_lines(buf, p);
+        if (!value && p == buf + strspn(buf, " \t\r\n"))
+            return accept_lines(r, buf, len, line);
+        if (!value) {
+            reject(r, at, -1, "not valid JSON (the rest of the input is skipped)");
+            break;
+        }
+        rc = accept_value(r, value, at, NULL, 0);
+        cJSON_Delete(value);
+        p = after;
+    }
+    return rc;
+}
+
+/* The input is JSON documents (an array or a pretty-printed object): read
+ * it whole, starting with the line already read. */
 static int accept_document(reader *r, FILE *in, char *first, size_t first_len, long line)
 {
     size_t cap = first_len + 65536, len = first_len, n;
-    char *buf = malloc(cap);
+    char *buf = malloc(cap + 1);
     if (!buf) return log_error("%s: out of memory", r->source), -1;
     memcpy(buf, first, first_len);
     while ((n = fread(buf + len, 1, cap - len, in)) > 0) {
         len += n;
         if (len == cap) {
-            char *bigger = realloc(buf, cap *= 2);
+            char *bigger = realloc(buf, (cap *= 2) + 1);
             if (!bigger) return free(buf), log_error("%s: out of memory", r->source), -1;
             buf = bigger;
         }
     }
-    int rc = accept_text(r, buf, len, line, 1);
+    buf[len] = 0;
+    int rc = accept_documents(r, buf, len, line);
     free(buf);
     return rc;
 }
@@ -258,7 +321,7 @@ int ingest_stream(FILE *in, const char *source, ingest_fn on_event, void *ctx,
             rc = accept_document(&r, in, line, (size_t)len + 1, lineno);
             break;
         }
-        rc = accept_text(&r, line, (size_t)len, lineno, 0);
+        rc = accept_text(&r, line, (size_t)len, lineno);
     }
     free(line);
     return rc;

@@ -4,6 +4,7 @@
  * tripped, fires on every instruction so pcall cannot swallow it. */
 #include "sandbox.h"
 
+#include "l_modules.h"
 #include "log.h"
 #include "stdlib_embed.h"
 #include "timeutil.h"
@@ -19,7 +20,7 @@ typedef struct sandbox {
 } sandbox;
 
 /* Registry keys: addresses of these bytes. */
-static char STDLIB_KEY, PROTECTED_KEY, LOADED_KEY, MODULES_KEY;
+static char STDLIB_KEY, PROTECTED_KEY, LOADED_KEY, MODULES_KEY, PROXIES_KEY;
 
 static sandbox *sandbox_of(lua_State *L)
 {
@@ -208,36 +209,49 @@ static int safe_setmetatable(lua_State *L)
     return 1;
 }
 
-/* require: C modules registered at creation, then stdlib/ files by
- * "nudge.<file>".  Each module is loaded once per state. */
-static int safe_require(lua_State *L)
+/* Pushes module `name`, loading it once per state: C modules registered
+ * at creation, then stdlib/ files by "nudge.<file>".  [-0, +1, e] */
+static void load_module(lua_State *L, const char *name)
 {
-    const char *name = luaL_checkstring(L, 1);
-    lua_settop(L, 1);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &LOADED_KEY);
-    if (lua_getfield(L, 2, name) != LUA_TNIL) return 1;
+    if (lua_getfield(L, -1, name) != LUA_TNIL) return lua_remove(L, -2);
     lua_pop(L, 1);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &MODULES_KEY);
-    if (lua_getfield(L, 3, name) == LUA_TFUNCTION) {
+    if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
+        lua_remove(L, -2);
         lua_pushstring(L, name);
         lua_call(L, 1, 1);
     } else {
-        lua_pop(L, 1);
+        lua_pop(L, 2);
         const struct embedded_file *f = nudge_stdlib;
         if (strncmp(name, "nudge.", 6) == 0)
             while (f->name && strcmp(f->name, name + 6)) f++;
         if (strncmp(name, "nudge.", 6) || !f->name)
-            return luaL_error(L, "module '%s' not found (recipes may require only nudge.* modules)", name);
+            luaL_error(L, "module '%s' not found (recipes may require only nudge.* modules)", name);
         const char *chunkname = lua_pushfstring(L, "=stdlib/%s.lua", f->name);
         sandbox_push_env(L);
-        if (sandbox_load(L, f->text, (size_t)f->len, chunkname) != LUA_OK)
-            return lua_error(L);
+        if (sandbox_load(L, f->text, (size_t)f->len, chunkname) != LUA_OK) lua_error(L);
         lua_remove(L, -2);
         lua_call(L, 0, 1);
     }
-    if (lua_isnil(L, -1)) lua_pushboolean(L, 1);
+    if (lua_isnil(L, -1)) lua_pushboolean(L, 1), lua_remove(L, -2);
     lua_pushvalue(L, -1);
-    lua_setfield(L, 2, name);
+    lua_setfield(L, -3, name);
+    lua_remove(L, -2);
+}
+
+/* require: a module's table reaches recipes read-only, so one recipe
+ * cannot change it under another. */
+static int safe_require(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXIES_KEY);
+    if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+    load_module(L, name);
+    if (!lua_istable(L, -1)) return 1;
+    push_readonly(L, -1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -5, name);
     return 1;
 }
 
@@ -258,15 +272,15 @@ static size_t skip_set(const char *p, size_t len, size_t i)
 
 /* An upper bound on the steps of Lua's backtracking matcher for pattern p
  * over n bytes: each quantified item (*, +, -), %b and back-reference can
- * multiply the work by n + 1, '?' by 2; an unanchored search tries n + 1
- * starting points. */
-static double pattern_cost(const char *p, size_t len, size_t n)
+ * multiply the work by n + 1, '?' by 2, and every try walks the pattern's
+ * items; an unanchored search tries n + 1 starting points. */
+static double pattern_cost(const char *p, size_t len, size_t n, int anchored)
 {
-    double per = (double)n + 1, cost = per;
-    size_t i = 0;
-    if (len && p[0] == '^') cost = 1, i = 1;
+    double per = (double)n + 1, cost = anchored ? 1 : per;
+    size_t i = anchored, items = 0;
     while (i < len && cost < 1e30) {
         size_t end;
+        items++;
         if (p[i] == '(' || p[i] == ')') {
             i++;
             continue;
@@ -290,18 +304,24 @@ static double pattern_cost(const char *p, size_t len, size_t n)
             cost *= 2, end++;
         i = end;
     }
-    return cost;
+    return cost * (double)(items ? items : 1);
 }
 
-/* string.find / match / gmatch / gsub with the original as upvalue 1. */
+enum pattern_call { CALL_FIND, CALL_MATCH, CALL_GMATCH, CALL_GSUB };
+
+/* string.find / match / gmatch / gsub with the original as upvalue 1 and
+ * the kind of call as upvalue 2. */
 static int guarded_pattern(lua_State *L)
 {
     size_t n, plen;
     luaL_checklstring(L, 1, &n);
     const char *p = luaL_checklstring(L, 2, &plen);
-    int plain = lua_gettop(L) >= 4 && lua_toboolean(L, 4) &&
-                lua_tocfunction(L, lua_upvalueindex(2)) != NULL;
-    double cost = plain ? 0 : pattern_cost(p, plen, n);
+    int call = (int)lua_tointeger(L, lua_upvalueindex(2));
+    int plain = call == CALL_FIND && lua_toboolean(L, 4);
+    int anchored = call != CALL_GMATCH && plen && p[0] == '^';
+    double cost = plain || !strpbrk(p, "^$*+?.([%-")
+                      ? (double)n * (double)plen /* a plain substring search */
+                      : pattern_cost(p, plen, n, anchored);
     if (cost > SANDBOX_PATTERN_STEPS) {
         char why[200];
         snprintf(why, sizeof why,
@@ -321,10 +341,7 @@ static void guard_string_library(lua_State *L, int strlib)
     static const char *names[] = {"find", "match", "gmatch", "gsub", NULL};
     for (int i = 0; names[i]; i++) {
         lua_getfield(L, strlib, names[i]);
-        if (i == 0) /* only find takes a `plain` flag: mark it with upvalue 2 */
-            lua_pushcfunction(L, guarded_pattern);
-        else
-            lua_pushnil(L);
+        lua_pushinteger(L, i); /* enum pattern_call */
         lua_pushcclosure(L, guarded_pattern, 2);
         lua_setfield(L, strlib, names[i]);
     }
@@ -404,6 +421,10 @@ static void create_registry_tables(lua_State *L, const luaL_Reg *modules)
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &LOADED_KEY);
     lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXIES_KEY);
+    lua_newtable(L);
+    lua_pushcfunction(L, luaopen_nudge_time); /* the prelude needs it */
+    lua_setfield(L, -2, "nudge.time");
     for (; modules && modules->name; modules++) {
         lua_pushcfunction(L, modules->func);
         lua_setfield(L, -2, modules->name);
@@ -411,11 +432,17 @@ static void create_registry_tables(lua_State *L, const luaL_Reg *modules)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &MODULES_KEY);
 }
 
+static int load_prelude(lua_State *L)
+{
+    load_module(L, "nudge.prelude");
+    return 1;
+}
+
 /* Runs stdlib/prelude.lua; the table it returns joins the stdlib. */
 static int run_prelude(lua_State *L)
 {
-    lua_pushcfunction(L, safe_require);
-    lua_pushliteral(L, "nudge.prelude");
+    lua_pushcfunction(L, load_prelude);
+    lua_pushnil(L);
     if (sandbox_pcall(L, 1, 1) != LUA_OK) {
         log_error("stdlib prelude: %s", lua_tostring(L, -1));
         return -1;
@@ -536,27 +563,26 @@ int sandbox_resume(lua_State *L, lua_State *co, int nargs, int *nresults)
     return status;
 }
 
-static int add_position(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (msg && !has_position(msg)) {
-        char where[256];
-        innermost_line(L, where, sizeof where);
-        lua_pushfstring(L, "%s%s", where, msg);
-    }
-    return 1;
-}
-
+/* Runs as a coroutine too, so that after an error the frames are still
+ * there to name the recipe line (a memory error unwinds a plain pcall
+ * before any handler runs). */
 int sandbox_pcall(lua_State *L, int nargs, int nresults)
 {
-    sandbox *sb = sandbox_of(L);
-    int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, add_position);
-    lua_insert(L, base);
-    arm(sb, L);
-    int status = lua_pcall(L, nargs, nresults, base);
-    disarm(sb, L);
+    int base = lua_gettop(L) - nargs, nres = 0;
+    lua_State *co = lua_newthread(L);
+    lua_insert(L, base); /* anchored below the function */
+    lua_xmove(L, co, nargs + 1);
+    int status = sandbox_resume(L, co, nargs, &nres);
+    if (status == LUA_YIELD) {
+        lua_pushliteral(co, "coroutine.yield() called outside a coroutine");
+        status = LUA_ERRRUN;
+    }
+    if (status == LUA_OK) {
+        if (nresults != LUA_MULTRET) lua_settop(co, nres = nresults);
+        lua_xmove(co, L, nres);
+    } else {
+        lua_xmove(co, L, 1);
+    }
     lua_remove(L, base);
-    if (status != LUA_OK) describe_error(L, status, 0);
     return status;
 }

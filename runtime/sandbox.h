@@ -13,7 +13,7 @@
 #define SANDBOX_DEFAULT_MEMORY (64u << 20)
 #define SANDBOX_DEFAULT_CPU_MS 100
 /* Pattern calls whose worst case passes this many matcher steps are refused. */
-#define SANDBOX_PATTERN_STEPS 1e9
+#define SANDBOX_PATTERN_STEPS 1e8
 
 typedef struct sandbox_limits {
     size_t memory_bytes; /* 0: SANDBOX_DEFAULT_MEMORY */

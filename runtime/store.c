@@ -152,8 +152,9 @@ int store_meta_get(store *s, const char *key, int64_t *value)
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) return *value = sqlite3_column_int64(st, 0), 1;
-    return rc == SQLITE_DONE ? 0 : store_fail(s, "meta get");
+    if (rc == SQLITE_ROW) *value = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st); /* an open statement would pin an old snapshot */
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_fail(s, "meta get");
 }
 
 int store_meta_set(store *s, const char *key, int64_t value)

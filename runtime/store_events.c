@@ -13,9 +13,10 @@ int store_event_insert(store *s, const char *message_id, const char *type,
                        int json_len)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_EVENT_INSERT,
-                                  "INSERT OR IGNORE INTO events (message_id, type, name,"
+                                  "INSERT INTO events (message_id, type, name,"
                                   " profile_id, user_id, anonymous_id, ts_ms, body)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                                  " ON CONFLICT (message_id) DO NOTHING");
     if (!st) return -1;
     store_bind_text(st, 1, message_id);
     store_bind_text(st, 2, type);
@@ -64,8 +65,11 @@ int store_profile_consent(store *s, const char *profile_id, const char *channel)
     if (!st) return -1;
     sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_INTEGER) return -1;
-    return sqlite3_column_int(st, 0) ? 1 : 0;
+    int granted = -1;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        granted = sqlite3_column_int(st, 0) ? 1 : 0;
+    sqlite3_reset(st);
+    return granted;
 }
 
 /* First and last seen come from the events index, so that recording an
@@ -76,9 +80,13 @@ static void add_seen_times(store *s, cJSON *profile, const char *profile_id)
                                   "SELECT min(ts_ms), max(ts_ms) FROM events WHERE profile_id = ?");
     if (!st) return;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) return;
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        sqlite3_reset(st);
+        return;
+    }
     cJSON_AddNumberToObject(profile, "first_seen", (double)(sqlite3_column_int64(st, 0) / 1000));
     cJSON_AddNumberToObject(profile, "last_seen", (double)(sqlite3_column_int64(st, 1) / 1000));
+    sqlite3_reset(st);
 }
 
 char *store_profile_json(store *s, const char *profile_id)
@@ -89,6 +97,7 @@ char *store_profile_json(store *s, const char *profile_id)
     cJSON *profile = NULL;
     if (sqlite3_step(st) == SQLITE_ROW)
         profile = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
     if (!cJSON_IsObject(profile)) {
         cJSON_Delete(profile);
         profile = cJSON_CreateObject();
@@ -129,5 +138,6 @@ int store_recipe_get(store *s, const char *hash, char **source, char **path)
     if (rc != SQLITE_ROW) return store_fail(s, "load recipe version");
     *source = store_column_dup(st, 0);
     *path = store_column_dup(st, 1);
+    sqlite3_reset(st);
     return 1;
 }

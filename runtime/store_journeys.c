@@ -107,6 +107,7 @@ int store_instance_load(store *s, int64_t id, instance *out)
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return store_fail(s, "load instance");
     read_instance(st, out);
+    sqlite3_reset(st);
     return 1;
 }
 
@@ -115,20 +116,28 @@ int store_instance_load(store *s, int64_t id, instance *out)
 static int walk_instances(store *s, sqlite3_stmt *st, int (*fn)(void *ctx, instance *inst),
                           void *ctx)
 {
-    int64_t ids[64];
-    int count = 0, rc = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 64)
+    int64_t *ids = NULL;
+    int count = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            int64_t *bigger = realloc(ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *ids);
+            if (!bigger) break;
+            ids = bigger;
+        }
         ids[count++] = sqlite3_column_int64(st, 0);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_fail(s, "live instances");
+    }
     sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return free(ids), store_fail(s, "live instances");
+    rc = 0;
     for (int i = 0; i < count; i++) {
         instance in = {0};
-        if ((rc = store_instance_load(s, ids[i], &in)) < 0) return -1;
+        if ((rc = store_instance_load(s, ids[i], &in)) < 0) break;
         rc = rc ? fn(ctx, &in) : 0;
         store_instance_free(&in);
-        if (rc) return rc;
+        if (rc) break;
     }
-    return 0;
+    free(ids);
+    return rc;
 }
 
 int store_instances_live(store *s, const char *profile_id,
@@ -182,6 +191,7 @@ int store_instance_latest(store *s, const char *journey, const char *profile_id,
     if (rc != SQLITE_ROW) return store_fail(s, "latest instance");
     *state = sqlite3_column_int(st, 0);
     *started_ms = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
     return 1;
 }
 
@@ -203,6 +213,7 @@ int store_history_load(store *s, int64_t instance_id, history_entry **entries, i
         (*entries)[*count].kind = store_column_dup(st, 0);
         (*entries)[(*count)++].result = store_column_dup(st, 1);
     }
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE) return store_history_free(*entries, *count), store_fail(s, "history");
     return 0;
 }

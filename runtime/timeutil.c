@@ -89,24 +89,35 @@ static int64_t unit_ms(char unit)
     }
 }
 
+/* Reads a decimal number made of digits and at most one '.' (no signs,
+ * exponents or hex, which strtod alone would take). */
+static int read_number(const char **p, double *value)
+{
+    char digits[32];
+    size_t n = strspn(*p, "0123456789.");
+    if (n == 0 || n >= sizeof digits) return -1;
+    memcpy(digits, *p, n);
+    digits[n] = 0;
+    if (strchr(digits, '.') != strrchr(digits, '.') || !strcmp(digits, ".")) return -1;
+    *value = strtod(digits, NULL);
+    *p += n;
+    return 0;
+}
+
 int duration_parse(const char *text, int64_t *out_ms)
 {
     const char *p = text;
-    double total = 0;
+    double total = 0, value;
     int parts = 0;
     while (*p) {
-        char *end;
-        if (!isdigit((unsigned char)*p) && *p != '.') return -1;
-        double value = strtod(p, &end);
-        if (end == p || !isfinite(value)) return -1;
-        p = end;
-        if (!*p && parts == 0) return *out_ms = (int64_t)llround(value * 1000), 0;
-        int64_t scale = unit_ms(*p);
+        if (read_number(&p, &value)) return -1;
+        int64_t scale = *p ? unit_ms(*p) : parts == 0 ? 1000 : 0;
         if (!scale) return -1;
         total += value * (double)scale;
-        p++, parts++;
+        if (*p) p++;
+        parts++;
     }
-    if (parts == 0 || total > 9.0e15) return -1;
+    if (parts == 0 || !isfinite(total) || total > 9.0e15) return -1;
     *out_ms = (int64_t)llround(total);
     return 0;
 }

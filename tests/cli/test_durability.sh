@@ -119,16 +119,21 @@ EOF_C
     ${CC:-cc} -shared -fPIC -O1 -o "$TMP/slow_sync.so" "$TMP/slow_sync.c" -ldl 2>/dev/null && SHIM="$TMP/slow_sync.so"
 fi
 
-# One kill in each sixth of the file, at a random point of it: run nudge,
-# wait until the events committed pass the point, wait a random part of a
-# sixth of the reference run's duration more (so the kill lands anywhere in
-# a batch: reading, journeys, commit, delivery), kill -9, and start again
-# on the same db and outbox.
+# One kill in each eighth of the file, at a random point of it: run nudge,
+# wait until the events committed pass the point, then kill -9 it, and start
+# again on the same db and outbox.  Every other kill comes after a random
+# part of an eighth of the reference run's duration (so it lands anywhere in
+# a batch: reading, journeys, commit, delivery); the others come as soon as
+# the outbox file changes, in the middle of a delivery.  When a run ends
+# before its kill (all committed), spare points kill the next runs within
+# their first 300 ms instead.
 points=$(awk -v s="$SEED" -v t="$TOTAL" -v d="$DURATION" 'BEGIN { srand(s)
-    for (i = 0; i < 6; i++) printf "%d:%.3f ", t * (i + rand()) / 6, d / 6000 * rand() }')
+    for (i = 0; i < 8; i++) printf "%d:%s ", t * (i + rand()) / 8, i % 2 ? "write" : sprintf("%.3f", d / 8000 * rand())
+    for (i = 0; i < 8; i++) printf "0:%.3f ", 0.3 * rand() }')
 DB="$TMP/killed.db" OUT="$TMP/killed.ndjson"
 kills=0 landed="" strange=""
 for point in $points; do
+    [ "$kills" -ge 8 ] && break
     target=${point%%:*} jitter=${point#*:}
     # a simple command, so that $! is nudge itself and not a subshell
     LD_PRELOAD="$SHIM" "$NUDGE" -q run "$RECIPE" --events "$TMP/events.ndjson" --clock event \
@@ -140,18 +145,28 @@ for point in $points; do
         sleep 0.05
         polls=$((polls + 1))
     done
-    sleep "$jitter"
+    if [ "$jitter" = write ]; then
+        touch "$TMP/stamp"
+        polls=0
+        while alive "$pid" && ! [ "$OUT" -nt "$TMP/stamp" ] && [ "$polls" -lt 3000 ]; do
+            sleep 0.01
+            polls=$((polls + 1))
+        done
+    else
+        sleep "$jitter"
+        jitter=${jitter}s
+    fi
     kill -9 "$pid" 2>/dev/null
     { wait "$pid"; } 2>/dev/null
     rc=$?
     if [ "$rc" -eq 137 ]; then
         kills=$((kills + 1))
-        landed="$landed $target+${jitter}s:$(committed "$DB")"
+        landed="$landed $target+$jitter:$(committed "$DB")"
     elif [ "$rc" -ne 0 ]; then
         strange="$strange exit $rc;"
     fi
 done
-landed="kill points (target+jitter:committed)$landed; seed $SEED"
+landed="kill points (target+jitter:committed)$landed; seed $SEED${SHIM:+, slow syncs}"
 if [ "$kills" -ge 5 ]; then ok "kill -9: $kills runs killed in flight; $landed"; else
     not_ok "kill -9: at least 5 runs killed in flight" "only $kills; $landed"; fi
 if [ -z "$strange" ]; then ok "kill -9: every run not killed exited 0"; else
@@ -174,7 +189,7 @@ equals "tick: far-future tick on the reference exits 0 (${tick_ms} ms)" "$rc" 0
 if [ "$(wc -l <"$TMP/ref.ndjson")" -gt "$REF_SENT" ]; then ok "tick: the reference tick sent the pending messages"; else
     not_ok "tick: the reference tick sent the pending messages" "outbox still $REF_SENT lines"; fi
 delay=$(awk -v s="$SEED" -v d="$tick_ms" 'BEGIN { srand(s + 1); printf "%.3f", d * rand() / 1000 }')
-"$NUDGE" -q tick "$RECIPE" --now "$FAR_FUTURE" --db "$DB" --outbox "$OUT" &
+LD_PRELOAD="$SHIM" "$NUDGE" -q tick "$RECIPE" --now "$FAR_FUTURE" --db "$DB" --outbox "$OUT" &
 pid=$!
 CHILDREN="$CHILDREN $pid"
 sleep "$delay"

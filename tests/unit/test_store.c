@@ -69,15 +69,16 @@ static void test_schema(store *s)
           "schema: PRAGMA user_version is STORE_SCHEMA_VERSION");
     CHECK_STR(query_text(s, "PRAGMA journal_mode", buf, sizeof buf), "wal",
               "schema: journal_mode is wal");
-    static const char *tables[] = {"meta",      "profiles", "events", "recipe_versions",
-                                   "instances", "history",  "timers", "outbox",
+    static const char *tables[] = {"meta",        "profiles", "events", "recipe_versions",
+                                   "instances",   "history",  "timers", "outbox",
                                    "message_log", NULL};
     int all = 1;
     for (int i = 0; tables[i]; i++) {
         char sql[160];
-        snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",
-                 tables[i]);
+        snprintf(
+            sql, sizeof sql,
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",
+            tables[i]);
         if (query_int(s, sql) != 1) printf("# missing table %s\n", tables[i]), all = 0;
     }
     CHECK(all, "schema: every table exists");
@@ -108,12 +109,13 @@ static void test_meta(store *s)
     CHECK(store_meta_get(s, "clock", &value) == 0, "meta: missing key is 0");
     CHECK(store_meta_set(s, "clock", 42) == 0, "meta: set");
     value = -1;
-    CHECK(store_meta_get(s, "clock", &value) == 1 && value == 42, "meta: get what was set");
+    CHECK(store_meta_get(s, "clock", &value) == 1 && value == 42,
+          "meta: get what was set");
     CHECK(store_meta_set(s, "clock", INT64_C(9007199254740993)) == 0, "meta: overwrite");
     CHECK(store_meta_get(s, "clock", &value) == 1 && value == INT64_C(9007199254740993),
           "meta: overwritten value, full int64 precision");
-    CHECK(store_meta_set(s, "offset", -7) == 0 && store_meta_get(s, "offset", &value) == 1 &&
-              value == -7,
+    CHECK(store_meta_set(s, "offset", -7) == 0 &&
+              store_meta_get(s, "offset", &value) == 1 && value == -7,
           "meta: a second key, negative");
 }
 
@@ -125,72 +127,106 @@ static void test_events(store *s)
     int len = (int)strlen(json);
     CHECK(store_event_insert(s, "m1", "track", "A", "u1", "u1", NULL, T0, json, len) == 1,
           "event: insert returns 1");
-    CHECK(store_event_insert(s, "m1", "track", "A", "u1", "u1", NULL, T0 + 5, json, len) == 0,
+    CHECK(store_event_insert(s, "m1", "track", "A", "u1", "u1", NULL, T0 + 5, json,
+                             len) == 0,
           "event: duplicate messageId returns 0");
-    CHECK(store_event_insert(s, "m2", "identify", NULL, "a1", NULL, "a1", T0, "{}", 2) == 1,
+    CHECK(store_event_insert(s, "m2", "identify", NULL, "a1", NULL, "a1", T0, "{}", 2) ==
+              1,
           "event: another messageId returns 1");
     CHECK(query_int(s, "SELECT count(*) FROM events") == 2, "event: two rows stored");
     CHECK(query_int(s, "SELECT ts_ms FROM events WHERE message_id = 'm1'") == T0,
           "event: the duplicate did not overwrite the first");
     char buf[128];
-    CHECK_STR(query_text(s, "SELECT body FROM events WHERE message_id = 'm1'", buf, sizeof buf),
-              json, "event: body stored as given");
+    CHECK_STR(
+        query_text(s, "SELECT body FROM events WHERE message_id = 'm1'", buf, sizeof buf),
+        json, "event: body stored as given");
     /* json_len bounds the body: a raw line may be followed by more bytes. */
-    CHECK(store_event_insert(s, "m3", "track", "B", "u1", "u1", NULL, T0, "{\"a\":1}GARBAGE", 7) ==
-              1,
+    CHECK(store_event_insert(s, "m3", "track", "B", "u1", "u1", NULL, T0,
+                             "{\"a\":1}GARBAGE", 7) == 1,
           "event: insert with a length shorter than the text");
-    CHECK_STR(query_text(s, "SELECT body FROM events WHERE message_id = 'm3'", buf, sizeof buf),
-              "{\"a\":1}", "event: body cut at json_len");
+    CHECK_STR(
+        query_text(s, "SELECT body FROM events WHERE message_id = 'm3'", buf, sizeof buf),
+        "{\"a\":1}", "event: body cut at json_len");
 }
 
 /* ---- profiles ---------------------------------------------------------- */
 
 static void test_profiles(store *s)
 {
-    CHECK(store_profile_json(s, "nobody") == NULL, "profile: unknown is NULL");
-    CHECK(store_profile_touch(s, "u1", T0 + 2000) == 0, "profile: touch");
-    CHECK(store_profile_touch(s, "u1", T0 + 1000) == 0, "profile: touch earlier");
-    CHECK(store_profile_touch(s, "u1", T0 + 9000) == 0, "profile: touch later");
-    CHECK(store_profile_merge_traits(s, "u1", "{\"plan\":\"free\",\"opt\":true,\"n\":{\"a\":1}}") ==
-              0,
+    /* first_seen / last_seen come from the profile's events (store.h). */
+    const char *ev = "{}";
+    store_event_insert(s, "p1-a", "track", "A", "p1", "p1", NULL, T0 + 2000, ev, 2);
+    store_event_insert(s, "p1-b", "track", "B", "p1", "p1", NULL, T0 + 1000, ev, 2);
+    store_event_insert(s, "p1-c", "identify", NULL, "p1", "p1", NULL, T0 + 9000, ev, 2);
+    store_event_insert(s, "p9-a", "track", "A", "p9", "p9", NULL, T0 - 5000, ev, 2);
+    CHECK(store_profile_touch(s, "p1", T0 + 2000) == 0, "profile: touch");
+    CHECK(store_profile_touch(s, "p1", T0 + 1000) == 0, "profile: touch earlier");
+    CHECK(store_profile_merge_traits(s, "p1",
+                                     "{\"plan\":\"free\",\"opt\":true,\"age\":20,"
+                                     "\"consent\":{\"sms\":true}}") == 0,
           "profile: merge traits");
-    CHECK(store_profile_merge_traits(s, "u1", "{\"plan\":\"pro\",\"age\":30}") == 0,
+    CHECK(store_profile_merge_traits(s, "p1",
+                                     "{\"plan\":\"pro\",\"city\":\"Oslo\",\"age\":null,"
+                                     "\"consent\":{\"email\":false}}") == 0,
           "profile: merge more traits");
-    CHECK(store_profile_merge_traits(s, "u1", "[1,2]") != 0,
-          "profile: traits that are not an object are refused");
 
-    char *text = store_profile_json(s, "u1");
+    char *text = store_profile_json(s, "p1");
     cJSON *p = text ? cJSON_Parse(text) : NULL;
     CHECK(cJSON_IsObject(p), "profile: json is an object");
     cJSON *plan = cJSON_GetObjectItemCaseSensitive(p, "plan");
-    cJSON *opt = cJSON_GetObjectItemCaseSensitive(p, "opt");
-    cJSON *age = cJSON_GetObjectItemCaseSensitive(p, "age");
-    cJSON *nested = cJSON_GetObjectItemCaseSensitive(p, "n");
+    cJSON *city = cJSON_GetObjectItemCaseSensitive(p, "city");
+    cJSON *consent = cJSON_GetObjectItemCaseSensitive(p, "consent");
     cJSON *first = cJSON_GetObjectItemCaseSensitive(p, "first_seen");
     cJSON *last = cJSON_GetObjectItemCaseSensitive(p, "last_seen");
     cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
     CHECK(cJSON_IsString(plan) && strcmp(plan->valuestring, "pro") == 0,
           "profile: a later trait overwrites");
-    CHECK(cJSON_IsTrue(opt), "profile: an earlier trait is kept");
-    CHECK(cJSON_IsNumber(age) && age->valuedouble == 30, "profile: a new trait is added");
-    CHECK(cJSON_IsObject(nested) && cJSON_GetObjectItemCaseSensitive(nested, "a"),
-          "profile: nested trait kept");
-    CHECK(cJSON_IsString(id) && strcmp(id->valuestring, "u1") == 0, "profile: id");
-    /* Seconds, the unit recipes see everywhere (nudge.time). */
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "opt")),
+          "profile: an earlier trait is kept");
+    CHECK(cJSON_IsString(city) && strcmp(city->valuestring, "Oslo") == 0,
+          "profile: a new trait is added");
+    CHECK(!cJSON_GetObjectItemCaseSensitive(p, "age"),
+          "profile: a null trait is removed");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(consent, "sms")) &&
+              cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(consent, "email")),
+          "profile: nested objects merge key by key");
+    CHECK(cJSON_IsString(id) && strcmp(id->valuestring, "p1") == 0, "profile: id");
     CHECK(cJSON_IsNumber(first) && first->valuedouble == (double)((T0 + 1000) / 1000),
-          "profile: first_seen is the earliest touch (seconds)");
+          "profile: first_seen is the earliest event (Unix seconds)");
     CHECK(cJSON_IsNumber(last) && last->valuedouble == (double)((T0 + 9000) / 1000),
-          "profile: last_seen is the latest touch (seconds)");
+          "profile: last_seen is the latest event (Unix seconds)");
+    if (text && (!cJSON_IsNumber(first) || !cJSON_IsNumber(last))) printf("# %s\n", text);
     cJSON_Delete(p);
     free(text);
 
-    /* Traits may arrive before any touch (identify first). */
-    CHECK(store_profile_merge_traits(s, "u2", "{\"email_opt_in\":false}") == 0,
+    /* A trait named like a computed field does not shadow it. */
+    store_profile_merge_traits(s, "p9", "{\"first_seen\":1,\"id\":\"forged\"}");
+    text = store_profile_json(s, "p9");
+    p = text ? cJSON_Parse(text) : NULL;
+    first = cJSON_GetObjectItemCaseSensitive(p, "first_seen");
+    id = cJSON_GetObjectItemCaseSensitive(p, "id");
+    CHECK(cJSON_IsNumber(first) && first->valuedouble == (double)((T0 - 5000) / 1000) &&
+              cJSON_IsString(id) && strcmp(id->valuestring, "p9") == 0,
+          "profile: traits cannot forge id or first_seen");
+    cJSON_Delete(p);
+    free(text);
+
+    /* Traits may arrive before any event (identify first). */
+    CHECK(store_profile_merge_traits(s, "p2", "{\"email_opt_in\":false}") == 0,
           "profile: merge traits for a new profile");
-    text = store_profile_json(s, "u2");
+    text = store_profile_json(s, "p2");
     p = text ? cJSON_Parse(text) : NULL;
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "email_opt_in")),
           "profile: traits of a profile created by merge");
+    cJSON_Delete(p);
+    free(text);
+
+    /* An unknown profile has no traits: NULL, or just its id. */
+    text = store_profile_json(s, "nobody");
+    p = text ? cJSON_Parse(text) : NULL;
+    CHECK(!text || (cJSON_IsObject(p) && !cJSON_GetObjectItemCaseSensitive(p, "plan") &&
+                    !cJSON_GetObjectItemCaseSensitive(p, "first_seen")),
+          "profile: an unknown profile has no traits");
     cJSON_Delete(p);
     free(text);
 }
@@ -200,7 +236,8 @@ static void test_profiles(store *s)
 static void test_recipes(store *s)
 {
     char *source = NULL, *path = NULL;
-    CHECK(store_recipe_put(s, "abc123", "cart", "recipes/cart.lua", "return journey{}", T0) == 0,
+    CHECK(store_recipe_put(s, "abc123", "cart", "recipes/cart.lua", "return journey{}",
+                           T0) == 0,
           "recipe: put");
     CHECK(store_recipe_get(s, "abc123", &source, &path) == 1, "recipe: get finds it");
     CHECK_STR(source, "return journey{}", "recipe: source round trip");
@@ -209,8 +246,8 @@ static void test_recipes(store *s)
     source = path = NULL;
     CHECK(store_recipe_get(s, "nope", &source, &path) == 0 && !source && !path,
           "recipe: unknown hash is 0");
-    CHECK(store_recipe_put(s, "abc123", "cart", "recipes/cart.lua", "return journey{}", T0 + 1) ==
-              0,
+    CHECK(store_recipe_put(s, "abc123", "cart", "recipes/cart.lua", "return journey{}",
+                           T0 + 1) == 0,
           "recipe: putting the same version again is fine");
     CHECK(query_int(s, "SELECT count(*) FROM recipe_versions") == 1,
           "recipe: one row per content hash");
@@ -249,7 +286,8 @@ static int same_instance(const instance *a, const instance *b)
                a->goal_ms == b->goal_ms && str_eq(a->trigger_json, b->trigger_json) &&
                a->steps == b->steps && str_eq(a->pending_kind, b->pending_kind) &&
                str_eq(a->pending_event, b->pending_event) &&
-               a->pending_due_ms == b->pending_due_ms && a->pending_line == b->pending_line &&
+               a->pending_due_ms == b->pending_due_ms &&
+               a->pending_line == b->pending_line &&
                str_eq(a->exit_reason, b->exit_reason) && str_eq(a->error, b->error);
     if (!same) printf("# instance %" PRId64 " differs after the round trip\n", a->id);
     return same;
@@ -278,17 +316,19 @@ static void test_instances(store *s)
     store_instance_free(&out);
     CHECK(out.journey == NULL && out.error == NULL, "instance: free clears the struct");
 
+    /* Journey, version, profile, start and trigger never change after the
+     * insert; every other field is rewritten by an update. */
     instance upd = in;
-    upd.journey = "winback", upd.version = "v2hash", upd.profile_id = "u1b";
     upd.state = INSTANCE_COMPLETED, upd.holdout = 0;
-    upd.started_ms = T0 + 1, upd.ended_ms = T0 + 2, upd.goal_ms = T0 + 3;
-    upd.trigger_json = "{\"event\":\"Other\"}", upd.steps = 9;
+    upd.ended_ms = T0 + 2, upd.goal_ms = T0 + 3;
+    upd.steps = 9;
     upd.pending_kind = NULL, upd.pending_event = NULL;
     upd.pending_due_ms = 0, upd.pending_line = 0;
     upd.exit_reason = NULL, upd.error = "boom at line 3";
     CHECK(store_instance_update(s, &upd) == 0, "instance: update");
     CHECK(store_instance_load(s, in.id, &out) == 1, "instance: load after update");
-    CHECK(same_instance(&upd, &out), "instance: every field round trips through update (NULLs too)");
+    CHECK(same_instance(&upd, &out),
+          "instance: every field round trips through update (NULLs too)");
     store_instance_free(&out);
     CHECK(store_instance_load(s, in.id + 1000, &out) == 0, "instance: unknown id is 0");
 
@@ -346,12 +386,15 @@ static void test_history(store *s)
     CHECK(store_history_append(s, 500, 2, "wait", "true") == 0, "history: append 2");
     CHECK(store_history_append(s, 500, 1, "send", "{\"status\":\"queued\"}") == 0,
           "history: append 1");
-    CHECK(store_history_append(s, 501, 0, "other", "null") == 0, "history: another instance");
+    CHECK(store_history_append(s, 501, 0, "other", "null") == 0,
+          "history: another instance");
     CHECK(store_history_append(s, 500, 1, "send", "again") != 0,
           "history: a step cannot be recorded twice");
-    CHECK(store_history_load(s, 500, &h, &count) == 0 && count == 3, "history: load 3 entries");
+    CHECK(store_history_load(s, 500, &h, &count) == 0 && count == 3,
+          "history: load 3 entries");
     if (count == 3) {
-        CHECK(str_eq(h[0].kind, "now") && str_eq(h[1].kind, "send") && str_eq(h[2].kind, "wait"),
+        CHECK(str_eq(h[0].kind, "now") && str_eq(h[1].kind, "send") &&
+                  str_eq(h[2].kind, "wait"),
               "history: loaded in step order");
         CHECK_STR(h[1].result, "{\"status\":\"queued\"}", "history: result round trip");
     }
@@ -371,7 +414,8 @@ static void test_timers(store *s)
     CHECK(store_timer_set(s, 2, T0 + 3000) == 0, "timer: set 2");
     CHECK(store_timer_set(s, 3, T0 + 9000) == 0, "timer: set 3");
     CHECK(store_timer_set(s, 4, T0 + 3000) == 0, "timer: set 4 (same due as 2)");
-    CHECK(store_timer_next(s, T0 + 2999, &id, &due) == 0, "timer: nothing due before 3000");
+    CHECK(store_timer_next(s, T0 + 2999, &id, &due) == 0,
+          "timer: nothing due before 3000");
     CHECK(store_timer_next(s, T0 + 3000, &id, &due) == 1 && id == 2 && due == T0 + 3000,
           "timer: due exactly now counts (<= now)");
     CHECK(store_timer_next(s, T0 + 100000, &id, &due) == 1 && id == 2 && due == T0 + 3000,
@@ -387,7 +431,8 @@ static void test_timers(store *s)
           "timer: clearing with another due time leaves it");
     store_timer_clear(s, 1, T0 + 5000);
     store_timer_clear(s, 3, T0 + 9000);
-    CHECK(store_timer_next(s, INT64_MAX, &id, &due) == 0, "timer: none after clearing all");
+    CHECK(store_timer_next(s, INT64_MAX, &id, &due) == 0,
+          "timer: none after clearing all");
 }
 
 /* ---- outbox ------------------------------------------------------------ */
@@ -399,10 +444,11 @@ static void test_outbox(store *s)
     CHECK(store_outbox_insert(s, "k1", 7, "cart", "u1", "email", "cart_reminder",
                               "{\"discount\":10}", T0) == 0,
           "outbox: insert k1");
-    CHECK(store_outbox_insert(s, "k2", 7, "cart", "u1", "sms", "cart_sms", "{}", T0 + 1) == 0,
+    CHECK(store_outbox_insert(s, "k2", 7, "cart", "u1", "sms", "cart_sms", "{}",
+                              T0 + 1) == 0,
           "outbox: insert k2");
-    CHECK(store_outbox_insert(s, "k3", 8, "cart", "u2", "email", "cart_reminder", "{}", T0 + 2) ==
-              0,
+    CHECK(store_outbox_insert(s, "k3", 8, "cart", "u2", "email", "cart_reminder", "{}",
+                              T0 + 2) == 0,
           "outbox: insert k3");
     CHECK(store_outbox_insert(s, "k1", 7, "cart", "u1", "email", "x", "{}", T0) != 0,
           "outbox: an idempotency key is queued once");
@@ -425,7 +471,8 @@ static void test_outbox(store *s)
           "outbox: fetch honours max");
     store_outbox_free(m, count);
 
-    CHECK(store_outbox_set_status(s, first_id, "sending", T0 + 100) == 0, "outbox: set sending");
+    CHECK(store_outbox_set_status(s, first_id, "sending", T0 + 100) == 0,
+          "outbox: set sending");
     CHECK(store_outbox_fetch(s, "queued", 10, &m, &count) == 0 && count == 2 &&
               str_eq(m[0].idempotency_key, "k2"),
           "outbox: a sending message is no longer queued");
@@ -439,9 +486,10 @@ static void test_outbox(store *s)
           "outbox: delivered leaves sending");
     store_outbox_free(m, count);
 
-    CHECK(store_message_log(s, 7, "u1", "cart", "email", "cart_reminder", "delivered", NULL,
-                            T0 + 200) == 0 &&
-              query_int(s, "SELECT count(*) FROM message_log WHERE outcome = 'delivered'") == 1,
+    CHECK(store_message_log(s, 7, "u1", "cart", "email", "cart_reminder", "delivered",
+                            NULL, T0 + 200) == 0 &&
+              query_int(
+                  s, "SELECT count(*) FROM message_log WHERE outcome = 'delivered'") == 1,
           "message log: a row is written");
 }
 
@@ -462,7 +510,8 @@ static void test_transactions(store *s)
           "tx: the rolled-back messageId is new again");
 
     CHECK(store_begin(s) == 0 &&
-              store_event_insert(s, "tx-2", "track", "T", "u9", "u9", NULL, T0, "{}", 2) == 1 &&
+              store_event_insert(s, "tx-2", "track", "T", "u9", "u9", NULL, T0, "{}",
+                                 2) == 1 &&
               store_commit(s) == 0,
           "tx: begin, insert, commit");
     CHECK(query_int(s, "SELECT count(*) FROM events WHERE message_id = 'tx-2'") == 1,
@@ -478,7 +527,7 @@ static void test_two_connections(void)
     store *a = open_store(db_path), *b = open_store(db_path);
     CHECK(a && b, "two connections: both open");
     if (!a || !b) return store_close(a), store_close(b);
-    char *text = store_profile_json(a, "u1"); /* a read that finds a row */
+    char *text = store_profile_json(a, "p1"); /* reads that find rows */
     free(text);
     instance in = {0};
     store_instance_load(a, 1, &in);
@@ -526,7 +575,8 @@ int main(void)
               "reopen: schema version unchanged");
         CHECK(store_meta_get(s, "clock", &v) == 1 && v == INT64_C(9007199254740993),
               "reopen: meta survives");
-        CHECK(store_event_insert(s, "m1", "track", "A", "u1", "u1", NULL, T0, "{}", 2) == 0,
+        CHECK(store_event_insert(s, "m1", "track", "A", "u1", "u1", NULL, T0, "{}", 2) ==
+                  0,
               "reopen: events survive (m1 is still a duplicate)");
         CHECK(store_recipe_get(s, "abc123", &src, &path) == 1, "reopen: recipes survive");
         free(src), free(path);

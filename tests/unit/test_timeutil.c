@@ -35,21 +35,25 @@ static int rejected(const char *text)
 static void test_parse(void)
 {
     CHECK(parses_to("2026-11-02T15:00:00Z", T_2026_11_02_1500Z), "parse: Z");
-    CHECK(parses_to("2026-11-02t15:00:00z", T_2026_11_02_1500Z), "parse: lower-case t and z");
+    CHECK(parses_to("2026-11-02t15:00:00z", T_2026_11_02_1500Z),
+          "parse: lower-case t and z");
     CHECK(parses_to("2026-11-02T15:00:00.123Z", T_2026_11_02_1500Z + 123),
           "parse: fractional seconds .123");
     CHECK(parses_to("2026-11-02T15:00:00.5Z", T_2026_11_02_1500Z + 500),
           "parse: fractional seconds .5 is 500 ms");
     CHECK(parses_to("2026-11-02T15:00:00.123456Z", T_2026_11_02_1500Z + 123),
           "parse: microseconds are cut to milliseconds");
-    CHECK(parses_to("2026-11-02T17:00:00+02:00", T_2026_11_02_1500Z), "parse: +02:00 offset");
-    CHECK(parses_to("2026-11-02T09:30:00-0530", T_2026_11_02_1500Z), "parse: -0530 offset");
+    CHECK(parses_to("2026-11-02T17:00:00+02:00", T_2026_11_02_1500Z),
+          "parse: +02:00 offset");
+    CHECK(parses_to("2026-11-02T09:30:00-0530", T_2026_11_02_1500Z),
+          "parse: -0530 offset");
     CHECK(parses_to("2026-11-02T17:00:00.250+02:00", T_2026_11_02_1500Z + 250),
           "parse: fraction with an offset");
     CHECK(parses_to("2026-11-02T03:00:00-12:00", T_2026_11_02_1500Z),
           "parse: offset crossing the day");
     CHECK(parses_to("2026-11-02", T_2026_11_02), "parse: date only is midnight UTC");
-    CHECK(parses_to("2026-11-02T15:00Z", T_2026_11_02_1500Z), "parse: seconds may be left out");
+    CHECK(parses_to("2026-11-02T15:00Z", T_2026_11_02_1500Z),
+          "parse: seconds may be left out");
     CHECK(parses_to("2024-02-29", T_2024_02_29), "parse: 29 February of a leap year");
     CHECK(parses_to("1970-01-01T00:00:00Z", 0), "parse: the epoch is 0");
     CHECK(parses_to("1969-12-31T23:59:59.999Z", -1), "parse: before the epoch");
@@ -66,7 +70,8 @@ static void test_parse(void)
     CHECK(rejected(""), "parse: rejects the empty string");
     CHECK(rejected("2026-11-02junk"), "parse: rejects trailing junk after a date");
     CHECK(rejected("2026-11-02T15:00:00Zjunk"), "parse: rejects trailing junk after Z");
-    CHECK(rejected("2026-11-02T15:00:00+02:00x"), "parse: rejects trailing junk after an offset");
+    CHECK(rejected("2026-11-02T15:00:00+02:00x"),
+          "parse: rejects trailing junk after an offset");
     CHECK(rejected("2026-11-02T15:00:00 junk"), "parse: rejects a trailing word");
     CHECK(rejected("2026-11-02T15"), "parse: rejects an hour without minutes");
     CHECK(rejected("2026-11-02T15:00:00+25:00"), "parse: rejects offset +25:00");
@@ -101,14 +106,16 @@ static void test_format(void)
     time_format_iso8601(-1, buf);
     CHECK_STR(buf, "1969-12-31T23:59:59.999Z", "format: one ms before the epoch");
 
-    CHECK(round_trips(T_2026_11_02_1500Z, "2026-11-02T15:00:00.000Z"), "round trip: 2026-11-02");
+    CHECK(round_trips(T_2026_11_02_1500Z, "2026-11-02T15:00:00.000Z"),
+          "round trip: 2026-11-02");
     CHECK(round_trips(T_2024_02_29 + 86399999, "2024-02-29T23:59:59.999Z"),
           "round trip: last ms of a leap day");
     CHECK(round_trips(-1001, "1969-12-31T23:59:58.999Z"), "round trip: -1001 ms");
     CHECK(round_trips(INT64_C(4102444799999), "2099-12-31T23:59:59.999Z"),
           "round trip: end of 2099");
     int all = 1;
-    for (int64_t ms = -86400000; ms < INT64_C(4102444800000); ms += INT64_C(86400000) * 97 + 7919)
+    for (int64_t ms = -86400000; ms < INT64_C(4102444800000);
+         ms += INT64_C(86400000) * 97 + 7919)
         all &= round_trips(ms, NULL);
     CHECK(all, "round trip: a sweep of instants from 1969 to 2099");
 }
@@ -118,8 +125,8 @@ static int duration_is(const char *text, int64_t want)
     int64_t got = INT64_MIN;
     int rc = duration_parse(text, &got);
     if (rc != 0 || got != want)
-        printf("# duration \"%s\": rc %d, got %" PRId64 ", want %" PRId64 "\n", text, rc, got,
-               want);
+        printf("# duration \"%s\": rc %d, got %" PRId64 ", want %" PRId64 "\n", text, rc,
+               got, want);
     return rc == 0 && got == want;
 }
 
@@ -151,7 +158,8 @@ static void test_duration(void)
     CHECK(duration_rejected("m"), "duration: rejects a unit alone");
     CHECK(duration_rejected("30m5"), "duration: rejects a number after a unit");
     CHECK(duration_rejected("3d "), "duration: rejects a trailing space");
-    CHECK(duration_rejected("1e300"), "duration: rejects plain seconds too large for int64 ms");
+    CHECK(duration_rejected("1e300"),
+          "duration: rejects plain seconds too large for int64 ms");
 }
 
 int main(void)
