@@ -5,6 +5,7 @@
 #include "l_journey.h"
 
 #include "l_modules.h"
+#include "sandbox.h"
 #include "timeutil.h"
 
 #include <lauxlib.h>
@@ -23,6 +24,8 @@ static activation *check_handle(lua_State *L)
     handle *h = luaL_checkudata(L, 1, HANDLE);
     if (!h->a) luaL_error(L, "journey handle used after its step ended");
     if (L != h->thread) luaL_error(L, "j: calls must be made by the journey itself, not from inside a coroutine");
+    const char *tripped = sandbox_tripped(L); /* no side effect after a limit */
+    if (tripped) luaL_error(L, "%s", tripped);
     return h->a;
 }
 

@@ -83,6 +83,11 @@ static void finish(engine *e, instance *in, int state, int64_t now)
 
 static void fail_instance(engine *e, instance *in, const char *why, int64_t now)
 {
+    char shown[600]; /* recipe text may hold newlines or escapes: one line */
+    snprintf(shown, sizeof shown, "%s", why);
+    for (char *c = shown; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = ' ';
+    why = shown;
     log_error("journey %s instance %lld (profile %s) failed: %s", in->journey,
               (long long)in->id, in->profile_id, why);
     free(in->error);

@@ -74,47 +74,52 @@ static void hash_source(const char *text, size_t len, char *hex)
     sodium_bin2hex(hex, RECIPE_HASH_LEN + 1, digest, sizeof digest);
 }
 
+/* Pushes t[key] without metamethods.  [-0, +1, -] */
+static int raw_field(lua_State *L, int t, const char *key)
+{
+    lua_pushstring(L, key);
+    return lua_rawget(L, t < 0 ? t - 1 : t);
+}
+
 static char *string_field(lua_State *L, int table, const char *key)
 {
-    lua_getfield(L, table, key);
-    char *value = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+    raw_field(L, table, key);
+    char *value = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1)) : NULL;
     lua_pop(L, 1);
     return value;
 }
 
-/* Copies the checked journey table at the top of L into r.  [-0, +0, m] */
+/* Copies the journey table that journey{} built (fresh tables, checked
+ * types) at the top of L into r.  [-0, +0, m] */
 static void read_journey(lua_State *L, recipe *r)
 {
     int t = lua_gettop(L);
     r->name = string_field(L, t, "name");
     r->purpose = string_field(L, t, "purpose");
-    lua_getfield(L, t, "holdout");
+    raw_field(L, t, "holdout");
     r->holdout = lua_tonumber(L, -1);
-    lua_getfield(L, t, "run");
+    raw_field(L, t, "run");
     r->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_getfield(L, t, "trigger");
+    raw_field(L, t, "trigger");
     r->trigger_event = string_field(L, lua_gettop(L), "event");
-    lua_getfield(L, -1, "where");
+    raw_field(L, -1, "where");
     r->has_where = lua_isfunction(L, -1);
     r->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_getfield(L, t, "exit_on");
-    r->exit_on_count = (int)lua_rawlen(L, -1);
-    r->exit_on = calloc((size_t)r->exit_on_count + 1, sizeof *r->exit_on);
-    for (int i = 0; i < r->exit_on_count; i++) {
-        lua_rawgeti(L, -1, i + 1);
-        r->exit_on[i] = strdup(lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
-    lua_getfield(L, t, "goal");
-    if (lua_istable(L, -1)) {
+    raw_field(L, t, "exit_on");
+    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+    r->exit_on = calloc((size_t)n + 1, sizeof *r->exit_on);
+    for (int i = 0; i < n && r->exit_on; i++, lua_pop(L, 1))
+        if (lua_rawgeti(L, -1, i + 1) == LUA_TSTRING)
+            r->exit_on[r->exit_on_count++] = strdup(lua_tostring(L, -1));
+    if (raw_field(L, t, "goal") == LUA_TTABLE) {
         r->goal_event = string_field(L, lua_gettop(L), "event");
-        lua_getfield(L, -1, "within");
+        raw_field(L, -1, "within");
         r->goal_within_ms = (int64_t)(lua_tonumber(L, -1) * 1000);
-        lua_pop(L, 1);
     }
-    lua_getfield(L, t, "reentry");
+    lua_settop(L, t);
+    raw_field(L, t, "reentry");
     r->reentry = lua_toboolean(L, -1);
-    r->reentry_ms = lua_isnumber(L, -1) ? (int64_t)(lua_tonumber(L, -1) * 1000) : 0;
+    r->reentry_ms = lua_type(L, -1) == LUA_TNUMBER ? (int64_t)(lua_tonumber(L, -1) * 1000) : 0;
     lua_settop(L, t);
 }
 

@@ -196,11 +196,12 @@ static int accept_value(reader *r, cJSON *value, long line, const char *raw, siz
     return rc;
 }
 
-/* One NDJSON line (NUL-terminated at len). */
+/* One NDJSON line (NUL-terminated at len): an event of up to 32 KB or a
+ * batch envelope of up to 500 KB. */
 static int accept_text(reader *r, const char *text, size_t len, long line)
 {
-    if (len > EVENT_MAX_BYTES) {
-        reject(r, line, -1, "line over 32 KB");
+    if (len > BATCH_MAX_BYTES) {
+        reject(r, line, -1, "line over 500 KB");
         return 0;
     }
     if (!utf8_valid((const unsigned char *)text, len)) {
@@ -216,7 +217,11 @@ static int accept_text(reader *r, const char *text, size_t len, long line)
         reject(r, line, -1, why);
         return 0;
     }
-    int rc = accept_value(r, value, line, text, len);
+    int rc = 0;
+    if (len > EVENT_MAX_BYTES && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(value, "batch")))
+        reject(r, line, -1, "line over 32 KB");
+    else
+        rc = accept_value(r, value, line, text, len);
     cJSON_Delete(value);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #define EVENT_MAX_BYTES (32 * 1024)
+#define BATCH_MAX_BYTES (500 * 1024) /* a {"batch":[...]} line */
 
 typedef struct nudge_event {
     cJSON *json;              /* the event object; owned by the reader */

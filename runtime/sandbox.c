@@ -1,8 +1,7 @@
 /* The one place that creates Lua states: safe libraries only, text chunks
- * only, per-recipe environments over a read-only stdlib, a memory cap in
- * the allocator and a CPU budget in an instruction-count hook that, once
- * tripped, fires on every instruction so pcall cannot swallow it. */
-#include "sandbox.h"
+ * only, per-recipe environments over a read-only stdlib.  The memory cap
+ * and CPU budget live in sandbox_limits.c. */
+#include "sandbox_internal.h"
 
 #include "l_modules.h"
 #include "log.h"
@@ -13,66 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sandbox {
-    size_t used, limit;
-    int64_t budget_ns, deadline_ns;
-    int running, cpu_tripped, mem_tripped;
-} sandbox;
-
 /* Registry keys: addresses of these bytes. */
 static char STDLIB_KEY, PROTECTED_KEY, LOADED_KEY, MODULES_KEY, PROXIES_KEY;
-
-static sandbox *sandbox_of(lua_State *L)
-{
-    void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
-}
-
-/* The cap holds while recipe code runs; the host's own pushes around it
- * may go past it by a little, so an error message can always be built. */
-static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    sandbox *sb = ud;
-    size_t old = ptr ? osize : 0;
-    if (nsize == 0) {
-        free(ptr);
-        sb->used -= old;
-        return NULL;
-    }
-    if (sb->running && nsize > old && sb->used - old + nsize > sb->limit) {
-        sb->mem_tripped = 1;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p) sb->used = sb->used - old + nsize;
-    return p;
-}
 
 static int panic(lua_State *L)
 {
     log_error("lua: unprotected error: %s", lua_tostring(L, -1));
     abort();
-}
-
-/* Once tripped, the hook fires on every instruction: each time recipe code
- * regains control, the error is raised again, so pcall cannot keep it. */
-static void budget_hook(lua_State *L, lua_Debug *ar)
-{
-    sandbox *sb = sandbox_of(L);
-    if (!sb->cpu_tripped && !sb->mem_tripped) {
-        if (time_mono_ns() < sb->deadline_ns) return;
-        sb->cpu_tripped = 1;
-    }
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-    lua_getinfo(L, "Sl", ar);
-    if (sb->mem_tripped)
-        lua_pushfstring(L, "%s:%d: memory limit of %d MiB exceeded", ar->short_src,
-                        ar->currentline, (int)(sb->limit >> 20));
-    else
-        lua_pushfstring(L, "%s:%d: CPU budget of %d ms exceeded", ar->short_src,
-                        ar->currentline, (int)(sb->budget_ns / 1000000));
-    lua_error(L);
 }
 
 /* ---- read-only tables ------------------------------------------------ */
@@ -196,10 +142,13 @@ static int safe_rawset(lua_State *L)
 static int safe_setmetatable(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_istable(L, 2)) {
-        int has_gc = lua_getfield(L, 2, "__gc") != LUA_TNIL;
+    /* finalizers and to-be-closed handlers could run where no limit holds */
+    static const char *const refused[] = {"__gc", "__close", NULL};
+    for (int i = 0; lua_istable(L, 2) && refused[i]; i++) {
+        int present = lua_getfield(L, 2, refused[i]) != LUA_TNIL;
         lua_pop(L, 1);
-        if (has_gc) return luaL_error(L, "setmetatable: __gc metamethods are not allowed");
+        if (present)
+            return luaL_error(L, "setmetatable: %s metamethods are not allowed", refused[i]);
     }
     if (is_protected(L, 1)) return luaL_error(L, "setmetatable: table is read-only");
     lua_settop(L, 2);
@@ -255,100 +204,6 @@ static int safe_require(lua_State *L)
     return 1;
 }
 
-/* ---- pattern guards -------------------------------------------------- */
-
-/* Index just past the set that starts at p[i] == '[' (Lua's classEnd). */
-static size_t skip_set(const char *p, size_t len, size_t i)
-{
-    i++;
-    if (i < len && p[i] == '^') i++;
-    do {
-        if (i >= len) return len;
-        if (p[i] == '%') i++;
-        i++;
-    } while (i < len && p[i] != ']');
-    return i + 1;
-}
-
-/* An upper bound on the steps of Lua's backtracking matcher for pattern p
- * over n bytes: each quantified item (*, +, -), %b and back-reference can
- * multiply the work by n + 1, '?' by 2, and every try walks the pattern's
- * items; an unanchored search tries n + 1 starting points. */
-static double pattern_cost(const char *p, size_t len, size_t n, int anchored)
-{
-    double per = (double)n + 1, cost = anchored ? 1 : per;
-    size_t i = anchored, items = 0;
-    while (i < len && cost < 1e30) {
-        size_t end;
-        items++;
-        if (p[i] == '(' || p[i] == ')') {
-            i++;
-            continue;
-        }
-        if (p[i] == '%' && i + 1 < len && p[i + 1] == 'b') {
-            cost *= per, i += 4;
-            continue;
-        }
-        if (p[i] == '%' && i + 1 < len && p[i + 1] == 'f') {
-            i = skip_set(p, len, i + 2);
-            continue;
-        }
-        if (p[i] == '%' && i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
-            cost *= per, i += 2;
-            continue;
-        }
-        end = p[i] == '[' ? skip_set(p, len, i) : p[i] == '%' ? i + 2 : i + 1;
-        if (end < len && (p[end] == '*' || p[end] == '+' || p[end] == '-'))
-            cost *= per, end++;
-        else if (end < len && p[end] == '?')
-            cost *= 2, end++;
-        i = end;
-    }
-    return cost * (double)(items ? items : 1);
-}
-
-enum pattern_call { CALL_FIND, CALL_MATCH, CALL_GMATCH, CALL_GSUB };
-
-/* string.find / match / gmatch / gsub with the original as upvalue 1 and
- * the kind of call as upvalue 2. */
-static int guarded_pattern(lua_State *L)
-{
-    size_t n, plen;
-    luaL_checklstring(L, 1, &n);
-    const char *p = luaL_checklstring(L, 2, &plen);
-    int call = (int)lua_tointeger(L, lua_upvalueindex(2));
-    int plain = call == CALL_FIND && lua_toboolean(L, 4);
-    int anchored = call != CALL_GMATCH && plen && p[0] == '^';
-    double cost = plain || !strpbrk(p, "^$*+?.([%-")
-                      ? (double)n * (double)plen /* a plain substring search */
-                      : pattern_cost(p, plen, n, anchored);
-    if (cost > SANDBOX_PATTERN_STEPS) {
-        char why[200];
-        snprintf(why, sizeof why,
-                 "pattern too complex for a subject of %zu bytes (worst case %.1e steps, "
-                 "limit %.0e): simplify the pattern or shorten the text",
-                 n, cost, SANDBOX_PATTERN_STEPS);
-        return luaL_error(L, "%s", why);
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-static void guard_string_library(lua_State *L, int strlib)
-{
-    static const char *names[] = {"find", "match", "gmatch", "gsub", NULL};
-    for (int i = 0; names[i]; i++) {
-        lua_getfield(L, strlib, names[i]);
-        lua_pushinteger(L, i); /* enum pattern_call */
-        lua_pushcclosure(L, guarded_pattern, 2);
-        lua_setfield(L, strlib, names[i]);
-    }
-    lua_pushnil(L);
-    lua_setfield(L, strlib, "dump");
-}
-
 /* ---- building the state ---------------------------------------------- */
 
 static const char *const base_names[] = {
@@ -378,16 +233,17 @@ static void build_stdlib(lua_State *L)
     int globals = lua_gettop(L);
     lua_newtable(L);
     int stdlib = lua_gettop(L);
-    for (int i = 0; base_names[i]; i++) {
-        lua_getfield(L, globals, base_names[i]);
-        lua_setfield(L, stdlib, base_names[i]);
-    }
     lua_getfield(L, globals, "math"); /* randomness comes through j:split */
     lua_pushnil(L), lua_setfield(L, -2, "random");
     lua_pushnil(L), lua_setfield(L, -2, "randomseed");
     lua_getfield(L, globals, "string");
-    guard_string_library(L, lua_gettop(L));
-    lua_pop(L, 2);
+    lua_getfield(L, globals, "table");
+    limits_guard_libraries(L, lua_gettop(L) - 1, lua_gettop(L), globals);
+    lua_pop(L, 3);
+    for (int i = 0; base_names[i]; i++) {
+        lua_getfield(L, globals, base_names[i]);
+        lua_setfield(L, stdlib, base_names[i]);
+    }
     for (int i = 0; library_names[i]; i++) {
         lua_getfield(L, globals, library_names[i]);
         push_readonly(L, -1);
@@ -469,7 +325,7 @@ lua_State *sandbox_new(sandbox_limits limits, const luaL_Reg *modules)
     if (!sb) return NULL;
     sb->limit = limits.memory_bytes ? limits.memory_bytes : SANDBOX_DEFAULT_MEMORY;
     sb->budget_ns = (int64_t)(limits.cpu_ms ? limits.cpu_ms : SANDBOX_DEFAULT_CPU_MS) * 1000000;
-    lua_State *L = lua_newstate(limited_alloc, sb);
+    lua_State *L = lua_newstate(sandbox_alloc, sb);
     if (!L) return free(sb), NULL;
     lua_atpanic(L, panic);
     for (const luaL_Reg *lib = libs; lib->name; lib++) {
@@ -496,34 +352,6 @@ void sandbox_close(lua_State *L)
 
 /* ---- running recipe code --------------------------------------------- */
 
-static void arm(sandbox *sb, lua_State *T)
-{
-    sb->deadline_ns = time_mono_ns() + sb->budget_ns;
-    sb->cpu_tripped = sb->mem_tripped = 0;
-    sb->running = 1;
-    lua_sethook(T, budget_hook, LUA_MASKCOUNT, 1000);
-}
-
-static void disarm(sandbox *sb, lua_State *T)
-{
-    sb->running = 0;
-    lua_sethook(T, NULL, 0, 0);
-}
-
-/* "file:line: " of the innermost Lua frame of T, or "". */
-static void innermost_line(lua_State *T, char *buf, size_t len)
-{
-    lua_Debug ar;
-    buf[0] = 0;
-    for (int level = 0; lua_getstack(T, level, &ar); level++) {
-        lua_getinfo(T, "Sl", &ar);
-        if (ar.currentline > 0) {
-            snprintf(buf, len, "%s:%d: ", ar.short_src, ar.currentline);
-            return;
-        }
-    }
-}
-
 static int has_position(const char *msg)
 {
     const char *colon = strchr(msg, ':');
@@ -533,17 +361,16 @@ static int has_position(const char *msg)
     return *colon == ':';
 }
 
-/* Rewrites the error at the top of T so it names the recipe line and the
- * limit that tripped.  `stack` says T's frames are still there to read. */
-static void describe_error(lua_State *T, int status, int stack)
+/* Rewrites the error at the top of T so it names the recipe line and,
+ * when one tripped, the limit (in the words of its first trip). */
+static void describe_error(lua_State *T, int status)
 {
     sandbox *sb = sandbox_of(T);
     const char *msg = lua_tostring(T, -1);
-    char where[256] = "";
-    if (stack) innermost_line(T, where, sizeof where);
-    if (status == LUA_ERRMEM || (sb->mem_tripped && !sb->cpu_tripped && msg &&
-                                 strstr(msg, "not enough memory")))
-        lua_pushfstring(T, "%smemory limit of %d MiB exceeded", where, (int)(sb->limit >> 20));
+    char where[256];
+    limits_innermost_line(T, where, sizeof where);
+    if (status == LUA_ERRMEM || limits_tripped(sb))
+        limits_push_message(T, where);
     else if (!msg)
         lua_pushfstring(T, "%serror object is a %s value", where, luaL_typename(T, -1));
     else if (!has_position(msg) && where[0])
@@ -553,13 +380,26 @@ static void describe_error(lua_State *T, int status, int stack)
     lua_remove(T, -2);
 }
 
+const char *sandbox_tripped(lua_State *L)
+{
+    sandbox *sb = sandbox_of(L);
+    return sb->trip[0] ? sb->trip : sb->mem_refused ? "memory limit exceeded" : NULL;
+}
+
 int sandbox_resume(lua_State *L, lua_State *co, int nargs, int *nresults)
 {
     sandbox *sb = sandbox_of(L);
-    arm(sb, co);
+    limits_arm(sb, co);
     int status = lua_resume(co, L, nargs, nresults);
-    disarm(sb, co);
-    if (status != LUA_OK && status != LUA_YIELD) describe_error(co, status, 1);
+    limits_disarm(sb, co);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        describe_error(co, status);
+    } else if (limits_tripped(sb)) { /* swallowed by a pcall or coroutine */
+        char where[256];
+        limits_innermost_line(co, where, sizeof where);
+        limits_push_message(co, where);
+        status = LUA_ERRRUN;
+    }
     return status;
 }
 

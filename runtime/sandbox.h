@@ -44,6 +44,10 @@ int sandbox_load(lua_State *L, const char *text, size_t len, const char *chunkna
 int sandbox_resume(lua_State *L, lua_State *co, int nargs, int *nresults);
 int sandbox_pcall(lua_State *L, int nargs, int nresults);
 
+/* The message of a limit that tripped in the current run, or NULL: the
+ * bindings refuse to act once one has.  */
+const char *sandbox_tripped(lua_State *L);
+
 /* Marks the table at `index` read-only to rawset.  [-0, +0, m] */
 void sandbox_protect(lua_State *L, int index);
 

@@ -98,7 +98,7 @@ int store_open(const char *path, store **out, char *err, size_t err_len)
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(s->db, 60000); /* a tick may wait for a long run's batch */
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"

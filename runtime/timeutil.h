@@ -20,5 +20,7 @@ int duration_parse(const char *text, int64_t *out_ms);
 /* Wall clock now, and a monotonic clock for budgets. */
 int64_t time_wall_ms(void);
 int64_t time_mono_ns(void);
+/* CPU time used by the calling thread, for the recipe CPU budget. */
+int64_t time_thread_cpu_ns(void);
 
 #endif

@@ -42,31 +42,38 @@ local function seconds(value, field)
   return s
 end
 
+-- Checks return fresh tables: the host reads only what they build.
 local function check_trigger(t)
   if type(t) ~= "table" then fail("'trigger' must be a table like { event = \"Checkout Started\" }") end
   if t.audience ~= nil then fail("audience triggers are not supported yet; use { event = ... }") end
-  if type(t.event) ~= "string" or t.event == "" then fail("trigger.event must be an event name") end
-  if t.where ~= nil and type(t.where) ~= "function" then
+  local event, where = t.event, t.where
+  if type(event) ~= "string" or event == "" then fail("trigger.event must be an event name") end
+  if where ~= nil and type(where) ~= "function" then
     fail("trigger.where must be a function(event, profile)")
   end
+  return { event = event, where = where }
 end
 
 local function event_list(value, field)
   if value == nil then return {} end
   if type(value) == "string" then return { value } end
   if type(value) ~= "table" then fail("'%s' must be an event name or a list of them", field) end
-  for i, name in ipairs(value) do
+  local names = {}
+  for i = 1, #value do
+    local name = value[i]
     if type(name) ~= "string" then fail("%s[%d] must be an event name", field, i) end
+    names[i] = name
   end
-  return value
+  return names
 end
 
 local function check_goal(goal)
   if goal == nil then return nil end
-  if type(goal) ~= "table" or type(goal.event) ~= "string" then
+  local event, within = type(goal) == "table" and goal.event, type(goal) == "table" and goal.within
+  if type(event) ~= "string" then
     fail("'goal' must be a table like { event = \"Order Completed\", within = \"3d\" }")
   end
-  return { event = goal.event, within = goal.within and seconds(goal.within, "goal.within") }
+  return { event = event, within = within and seconds(within, "goal.within") or nil }
 end
 
 local function check_reentry(value)
@@ -80,11 +87,12 @@ local function validate(spec)
   for key in next, spec do
     if not fields[key] then fail("unknown field '%s'", tostring(key)) end
   end
-  if type(spec.name) ~= "string" or not spec.name:match("^[%w_%-]+$") then
+  local name = spec.name  -- each field is read once: what is checked is what is kept
+  if type(name) ~= "string" or not name:match("^[%w_%-]+$") then
     fail("'name' must be letters, digits, '_' or '-'")
   end
-  check_trigger(spec.trigger)
-  if type(spec.run) ~= "function" then fail("'run' must be a function(j)") end
+  local trigger, run = check_trigger(spec.trigger), spec.run
+  if type(run) ~= "function" then fail("'run' must be a function(j)") end
   local holdout = spec.holdout or 0
   if type(holdout) ~= "number" or holdout < 0 or holdout >= 1 then
     fail("'holdout' must be a fraction from 0 to below 1, e.g. 0.10")
@@ -93,11 +101,14 @@ local function validate(spec)
   if purpose ~= "marketing" and purpose ~= "transactional" then
     fail("'purpose' must be \"marketing\" or \"transactional\"")
   end
+  local description = spec.description
+  if description ~= nil and type(description) ~= "string" then
+    fail("'description' must be a string")
+  end
   return {
-    name = spec.name, trigger = spec.trigger, run = spec.run, holdout = holdout,
-    purpose = purpose, exit_on = event_list(spec.exit_on, "exit_on"),
-    goal = check_goal(spec.goal), reentry = check_reentry(spec.reentry),
-    description = spec.description,
+    name = name, trigger = trigger, run = run, holdout = holdout, purpose = purpose,
+    exit_on = event_list(spec.exit_on, "exit_on"), goal = check_goal(spec.goal),
+    reentry = check_reentry(spec.reentry), description = description,
   }
 end
 

@@ -1,5 +1,6 @@
 -- Attack: install a __gc finalizer, which would run outside the CPU budget.
--- Expected: setmetatable refuses __gc: u1's instance fails on the line marked "error here".
+-- Expected: setmetatable refuses __gc: u1's instance fails on the line marked
+-- "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "gc",

@@ -1,5 +1,6 @@
 -- Attack: load hand-made bytecode (binary chunks can crash the VM).
--- Expected: load refuses binary chunks: u1's instance fails on the line marked "error here".
+-- Expected: load refuses binary chunks: u1's instance fails on the line
+-- marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "load_binary",

@@ -1,5 +1,6 @@
 -- Attack: an infinite loop inside a coroutine, called through coroutine.wrap.
--- Expected: the budget holds in coroutines too: u1's instance fails on the line marked "error here".
+-- Expected: the budget holds in coroutines too: u1's instance fails on the
+-- line marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "loop_coroutine",

@@ -1,5 +1,7 @@
--- Attack: an infinite loop that tries to swallow the CPU budget error with pcall.
--- Expected: the budget error fires again at once: u1's instance fails on the line marked "error here".
+-- Attack: an infinite loop that tries to swallow the CPU budget error with
+-- pcall.
+-- Expected: the budget error fires again at once: u1's instance fails on the
+-- line marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "loop_pcall",

@@ -1,5 +1,6 @@
 -- Attack: a 1 GB string.
--- Expected: the memory cap refuses it: u1's instance fails on the line marked "error here".
+-- Expected: the memory cap refuses it: u1's instance fails on the line marked
+-- "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "memory_rep",

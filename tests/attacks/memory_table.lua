@@ -1,5 +1,8 @@
--- Attack: a table that doubles until memory runs out.
--- Expected: the memory cap stops it: u1's instance fails on the line marked "error here".
+-- Attack: a table that doubles until memory runs out.  table.move copies in
+-- C, so memory runs out before the CPU budget (a Lua loop of t[i] = i would
+-- hit the CPU budget first).
+-- Expected: the memory cap stops it: u1's instance fails on the line marked
+-- "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "memory_table",

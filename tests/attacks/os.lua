@@ -1,5 +1,6 @@
 -- Attack: run a shell command through the os library.
--- Expected: `os` is not a global: u1's instance fails on the line marked "error here".
+-- Expected: `os` is not a global: u1's instance fails on the line marked
+-- "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "os",

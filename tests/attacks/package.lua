@@ -1,5 +1,6 @@
 -- Attack: load a C library through package.loadlib.
--- Expected: `package` is not a global: u1's instance fails on the line marked "error here".
+-- Expected: `package` is not a global: u1's instance fails on the line marked
+-- "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "package",

@@ -1,5 +1,6 @@
 -- Attack: a catastrophic backtracking pattern.
--- Expected: the pattern guard refuses it: u1's instance fails on the line marked "error here".
+-- Expected: the pattern guard refuses it: u1's instance fails on the line
+-- marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "pattern",

@@ -1,5 +1,6 @@
 -- Attack: unbounded recursion through an __index metamethod (C calls).
--- Expected: the C stack limit stops it: u1's instance fails on the line marked "error here".
+-- Expected: the C stack limit stops it: u1's instance fails on the line
+-- marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "recursion_metamethod",

@@ -1,5 +1,6 @@
 -- Attack: reach the os library through require.
--- Expected: require offers only nudge.* modules: u1's instance fails on the line marked "error here".
+-- Expected: require offers only nudge.* modules: u1's instance fails on the
+-- line marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "require",

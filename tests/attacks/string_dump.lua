@@ -1,5 +1,6 @@
 -- Attack: turn a function into bytecode with string.dump.
--- Expected: string.dump is removed: u1's instance fails on the line marked "error here".
+-- Expected: string.dump is removed: u1's instance fails on the line marked
+-- "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "string_dump",

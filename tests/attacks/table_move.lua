@@ -1,5 +1,7 @@
--- Attack: table.move over 1e13 empty slots: a C loop the instruction hook never sees.
--- Expected: refused or stopped: u1's instance fails on the line marked "error here" within seconds.
+-- Attack: table.move over 1e13 empty slots: a loop in C that allocates
+-- nothing and that the instruction-count hook never sees.
+-- Expected: refused or stopped: u1's instance fails on the line marked
+-- "error here" within seconds.
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "table_move",

@@ -1,5 +1,9 @@
--- Attack: an xpcall message handler that loops forever.
--- Expected: the CPU budget stops the handler too: u1's instance fails on the line marked "error here".
+-- Attack: an xpcall message handler that loops forever.  The handler's
+-- first call (for "boom") runs out of CPU budget; the budget error, raised
+-- from inside the count hook, calls the handler again while hooks are
+-- disabled, so nothing can stop it.
+-- Expected: the CPU budget stops it anyway: u1's instance fails on the line
+-- marked "error here".
 -- Only u1 attacks; u2's send shows the run goes on for others.
 return journey {
   name = "xpcall_loop",
