@@ -16,6 +16,8 @@ int act_begin(activation *a)
     a->seq = 0;
     a->outcome = ACT_RUNNING;
     a->error[0] = 0;
+    a->history = NULL, a->history_len = 0;
+    if (a->inst->steps == 0) return 0; /* a new instance has no history yet */
     return store_history_load(a->store, a->inst->id, &a->history, &a->history_len);
 }
 

@@ -18,6 +18,7 @@ struct engine {
     recipe **live;  /* recipes whose triggers are live */
     int live_count;
     int64_t now_ms; /* event clock */
+    int64_t next_instance_id; /* new instances are saved once, after their first step */
 };
 
 #define CLOCK_KEY "event_clock_ms"
@@ -38,6 +39,7 @@ engine *engine_new(store *s, host *h, engine_options options, engine_stats *stat
     e->store = s, e->host = h, e->options = options, e->stats = stats;
     if (!e->options.consent_default) e->options.consent_default = "opt_in";
     if (store_meta_get(s, CLOCK_KEY, &e->now_ms) < 0 ||
+        (e->next_instance_id = store_instance_next_id(s)) < 0 ||
         store_live_versions(s, preload_version, h))
         return free(e), NULL;
     return e;
@@ -102,10 +104,12 @@ static const char *route_name(const nudge_event *ev)
     return strcmp(ev->type, "track") == 0 ? ev->name : ev->type;
 }
 
-/* Runs one activation and saves what it left.  -1 only on store errors. */
+/* Runs one activation and saves what it left (a new instance is
+ * inserted then).  -1 only on store errors. */
 static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
                     const nudge_event *ev, const char *event_json)
 {
+    int is_new = wake == WAKE_START;
     int64_t now = engine_now(e);
     activation a = {.store = e->store, .inst = in, .now_ms = now, .wake = wake,
                     .consent_default = e->options.consent_default,
@@ -124,7 +128,7 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
     case ACT_EXITED: finish(e, in, INSTANCE_EXITED, now); break;
     default: fail_instance(e, in, a.error[0] ? a.error : "unknown failure", now); break;
     }
-    return store_instance_update(e->store, in);
+    return is_new ? store_instance_insert(e->store, in) : store_instance_update(e->store, in);
 }
 
 int engine_advance(engine *e, int64_t now_ms)
@@ -220,15 +224,13 @@ static int start_instance(engine *e, recipe *r, routing *rt)
         if (ok < 0) log_error("journey %s: trigger.where failed for profile %s: %s", r->name, profile_id, err);
         if (ok <= 0) return 0;
     }
-    instance in = {.journey = r->name, .version = r->hash, .profile_id = (char *)profile_id,
+    /* owned copies: activate() may replace some of the strings */
+    instance in = {.id = e->next_instance_id++, .journey = strdup(r->name),
+                   .version = strdup(r->hash), .profile_id = strdup(profile_id),
                    .state = INSTANCE_RUNNING, .started_ms = now,
-                   .trigger_json = (char *)rt->json,
+                   .trigger_json = strdup(rt->json),
                    .holdout = act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
-    if (store_instance_insert(e->store, &in)) return -1;
     e->stats->journeys_started++;
-    /* activate() may replace the owned strings: give it copies */
-    in.journey = strdup(r->name), in.version = strdup(r->hash);
-    in.profile_id = strdup(profile_id), in.trigger_json = strdup(rt->json);
     int rc = activate(e, r, &in, WAKE_START, rt->ev, rt->json);
     store_instance_free(&in);
     return rc;

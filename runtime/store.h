@@ -82,7 +82,10 @@ int store_recipe_put(store *s, const char *hash, const char *name, const char *p
 int store_recipe_get(store *s, const char *hash, char **source, char **path);
 
 /* Journey instances. */
-int store_instance_insert(store *s, instance *inst); /* sets inst->id */
+/* Inserts with inst->id when it is set, else sets it to the new rowid. */
+int store_instance_insert(store *s, instance *inst);
+/* The id the next inserted instance would get (max + 1), or -1. */
+int64_t store_instance_next_id(store *s);
 int store_instance_update(store *s, const instance *inst);
 int store_instance_load(store *s, int64_t id, instance *out); /* 1 found, 0 not */
 void store_instance_free(instance *inst);

@@ -72,42 +72,20 @@ int store_profile_consent(store *s, const char *profile_id, const char *channel)
     return granted;
 }
 
-/* First and last seen come from the events index, so that recording an
- * event does not rewrite its profile. */
-static void add_seen_times(store *s, cJSON *profile, const char *profile_id)
-{
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SEEN,
-                                  "SELECT min(ts_ms), max(ts_ms) FROM events WHERE profile_id = ?");
-    if (!st) return;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
-        sqlite3_reset(st);
-        return;
-    }
-    cJSON_AddNumberToObject(profile, "first_seen", (double)(sqlite3_column_int64(st, 0) / 1000));
-    cJSON_AddNumberToObject(profile, "last_seen", (double)(sqlite3_column_int64(st, 1) / 1000));
-    sqlite3_reset(st);
-}
-
+/* One query: the traits with "id" and first/last seen (Unix seconds, from
+ * the events index, so recording an event never rewrites its profile). */
 char *store_profile_json(store *s, const char *profile_id)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_GET, "SELECT traits FROM profiles WHERE id = ?");
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_PROFILE_GET,
+        "SELECT json_patch(coalesce((SELECT traits FROM profiles WHERE id = ?1), '{}'),"
+        " json_object('id', ?1," /* a null (no events yet) removes the key */
+        " 'first_seen', (SELECT min(ts_ms) / 1000 FROM events WHERE profile_id = ?1),"
+        " 'last_seen', (SELECT max(ts_ms) / 1000 FROM events WHERE profile_id = ?1)))");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    cJSON *profile = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        profile = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    char *text = sqlite3_step(st) == SQLITE_ROW ? store_column_dup(st, 0) : NULL;
     sqlite3_reset(st);
-    if (!cJSON_IsObject(profile)) {
-        cJSON_Delete(profile);
-        profile = cJSON_CreateObject();
-    }
-    static const char *const computed[] = {"id", "first_seen", "last_seen", NULL};
-    for (int i = 0; computed[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(profile, computed[i]);
-    cJSON_AddStringToObject(profile, "id", profile_id);
-    add_seen_times(s, profile, profile_id);
-    char *text = cJSON_PrintUnformatted(profile);
-    cJSON_Delete(profile);
     return text;
 }
 

@@ -64,10 +64,11 @@ int store_instance_insert(store *s, instance *in)
         s, STMT_INSTANCE_INSERT,
         "INSERT INTO instances (journey, version, profile_id, state, holdout, started_ms,"
         " ended_ms, goal_ms, trigger, steps, pending_kind, pending_event, pending_due_ms,"
-        " pending_line, exit_reason, error)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        " pending_line, exit_reason, error, id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return -1;
     bind_instance(st, in);
+    if (in->id > 0) sqlite3_bind_int64(st, 17, in->id); /* else NULL: the next rowid */
     if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "insert instance");
     in->id = sqlite3_last_insert_rowid(store_db(s));
     return 0;
@@ -95,6 +96,17 @@ int store_instance_update(store *s, const instance *in)
     store_bind_text(st, 11, in->error);
     sqlite3_bind_int64(st, 12, in->id);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "update instance");
+}
+
+int64_t store_instance_next_id(store *s)
+{
+    sqlite3_stmt *st;
+    int64_t next = -1;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT coalesce(max(id), 0) + 1 FROM instances", -1,
+                           &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        next = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return next;
 }
 
 int store_instance_load(store *s, int64_t id, instance *out)
