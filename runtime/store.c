@@ -89,8 +89,20 @@ static int migrate(store *s, char *err, size_t err_len)
     return 0;
 }
 
+/* Each connection is used by one thread at a time: SQLite's per-call
+ * mutexes and memory statistics are pure cost.  Must run before SQLite
+ * initializes; later calls fail harmlessly. */
+static void configure_sqlite(void)
+{
+    static int done;
+    if (done++) return;
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, store **out, char *err, size_t err_len)
 {
+    configure_sqlite();
     store *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, err_len, "out of memory"), -1;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
