@@ -23,7 +23,10 @@ static activation *check_handle(lua_State *L)
 {
     handle *h = luaL_checkudata(L, 1, HANDLE);
     if (!h->a) luaL_error(L, "journey handle used after its step ended");
-    if (L != h->thread) luaL_error(L, "j: calls must be made by the journey itself, not from inside a coroutine");
+    if (L != h->thread)
+        luaL_error(
+            L,
+            "j: calls must be made by the journey itself, not from inside a coroutine");
     const char *tripped = sandbox_tripped(L); /* no side effect after a limit */
     if (tripped) luaL_error(L, "%s", tripped);
     return h->a;
@@ -93,7 +96,10 @@ static int64_t check_duration(lua_State *L, int arg)
     }
     const char *text = luaL_checkstring(L, arg);
     if (duration_parse(text, &ms))
-        luaL_argerror(L, arg, lua_pushfstring(L, "expected a duration like \"30m\" or \"3d\", got \"%s\"", text));
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "expected a duration like \"30m\" or \"3d\", got \"%s\"",
+                            text));
     return ms;
 }
 
@@ -113,7 +119,8 @@ static int j_wait(lua_State *L)
     int64_t ms = check_duration(L, 2);
     if (replayed(L, a, "wait")) return 0;
     check_pending(L, a, "wait");
-    if (act_block(a, "wait", ms, NULL, caller_line(L)) == BLOCK_SUSPEND) return suspend(L, a);
+    if (act_block(a, "wait", ms, NULL, caller_line(L)) == BLOCK_SUSPEND)
+        return suspend(L, a);
     check_rc(L, a, act_unblock(a));
     lua_pushnumber(L, (lua_Number)a->now_ms / 1000);
     record_value(L, a, "wait", -1);
@@ -156,12 +163,16 @@ static int j_send(lua_State *L)
     activation *a = check_handle(L);
     const char *channel = luaL_checkstring(L, 2);
     const char *template_name = luaL_checkstring(L, 3);
-    luaL_argcheck(L, channel[0] && strspn(channel, "abcdefghijklmnopqrstuvwxyz_0123456789") == strlen(channel),
+    luaL_argcheck(L,
+                  channel[0] &&
+                      strspn(channel, "abcdefghijklmnopqrstuvwxyz_0123456789") ==
+                          strlen(channel),
                   2, "channel must be a lowercase name such as \"email\" or \"sms\"");
     if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
     if (replayed(L, a, "send")) return 1;
     char err[200], *result = NULL;
-    cJSON *vars = lua_isnoneornil(L, 4) ? cJSON_CreateObject() : l_to_json(L, 4, err, sizeof err);
+    cJSON *vars =
+        lua_isnoneornil(L, 4) ? cJSON_CreateObject() : l_to_json(L, 4, err, sizeof err);
     char *vars_text = vars ? cJSON_PrintUnformatted(vars) : NULL;
     cJSON_Delete(vars);
     if (!vars_text) return luaL_argerror(L, 4, err);
@@ -210,8 +221,9 @@ static int j_split(lua_State *L)
     int count = 0;
     lua_pushnil(L);
     while (lua_next(L, 2)) {
-        luaL_argcheck(L, lua_type(L, -2) == LUA_TSTRING && lua_isnumber(L, -1) &&
-                             lua_tonumber(L, -1) >= 0 && count < 32,
+        luaL_argcheck(L,
+                      lua_type(L, -2) == LUA_TSTRING && lua_isnumber(L, -1) &&
+                          lua_tonumber(L, -1) >= 0 && count < 32,
                       2, "expected variant names with weights, e.g. { a = 50, b = 50 }");
         int at = count++;
         while (at > 0 && strcmp(names[at - 1], lua_tostring(L, -2)) > 0) {
@@ -278,9 +290,9 @@ static int handle_index(lua_State *L)
 static void push_metatable(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"now", j_now},           {"wait", j_wait},   {"wait_for", j_wait_for},
-        {"send", j_send},         {"profile", j_profile}, {"consented", j_consented},
-        {"split", j_split},       {"log", j_log},     {"exit", j_exit},
+        {"now", j_now},     {"wait", j_wait},       {"wait_for", j_wait_for},
+        {"send", j_send},   {"profile", j_profile}, {"consented", j_consented},
+        {"split", j_split}, {"log", j_log},         {"exit", j_exit},
         {NULL, NULL}};
     if (!luaL_newmetatable(L, HANDLE)) return;
     luaL_newlib(L, methods);

@@ -82,23 +82,30 @@ static cJSON *array_to_json(lua_State *L, int index, lua_Integer n, int depth, c
     return array;
 }
 
-static cJSON *object_to_json(lua_State *L, int index, int depth, char *err, size_t err_len)
+static cJSON *object_to_json(lua_State *L, int index, int depth, char *err,
+                             size_t err_len)
 {
     size_t count = 0, cap = 16;
     const char **keys = malloc(cap * sizeof *keys);
     cJSON *object = NULL;
+    if (!keys) return snprintf(err, err_len, "out of memory"), NULL;
     lua_pushnil(L);
-    while (keys && lua_next(L, index)) {
+    while (lua_next(L, index)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING) {
-            snprintf(err, err_len, "table key of type %s cannot be stored (use string keys)",
+            snprintf(err, err_len,
+                     "table key of type %s cannot be stored (use string keys)",
                      luaL_typename(L, -1));
             lua_pop(L, 1);
             goto done;
         }
         if (count == cap) {
             const char **bigger = realloc(keys, (cap *= 2) * sizeof *keys);
-            if (!bigger) goto done;
+            if (!bigger) {
+                snprintf(err, err_len, "out of memory");
+                lua_pop(L, 1);
+                goto done;
+            }
             keys = bigger;
         }
         keys[count++] = lua_tostring(L, -1); /* anchored by the table */
@@ -124,14 +131,20 @@ done:
 static cJSON *to_json(lua_State *L, int index, int depth, char *err, size_t err_len)
 {
     if (depth > MAX_DEPTH)
-        return snprintf(err, err_len, "table nested deeper than %d (a cycle?)", MAX_DEPTH), NULL;
+        return snprintf(err, err_len, "table nested deeper than %d (a cycle?)",
+                        MAX_DEPTH),
+               NULL;
     switch (lua_type(L, index)) {
-    case LUA_TNIL: return cJSON_CreateNull();
-    case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, index));
-    case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, index));
+    case LUA_TNIL:
+        return cJSON_CreateNull();
+    case LUA_TBOOLEAN:
+        return cJSON_CreateBool(lua_toboolean(L, index));
+    case LUA_TSTRING:
+        return cJSON_CreateString(lua_tostring(L, index));
     case LUA_TNUMBER: {
         double d = lua_tonumber(L, index);
-        if (!isfinite(d)) return snprintf(err, err_len, "number %g cannot be stored", d), NULL;
+        if (!isfinite(d))
+            return snprintf(err, err_len, "number %g cannot be stored", d), NULL;
         return cJSON_CreateNumber(d);
     }
     case LUA_TTABLE: {

@@ -11,13 +11,15 @@ static int l_duration(lua_State *L)
     if (lua_type(L, 1) == LUA_TNUMBER) {
         lua_Number s = lua_tonumber(L, 1);
         if (s >= 0) return lua_pushnumber(L, s), 1;
-    } else if (lua_type(L, 1) == LUA_TSTRING && duration_parse(lua_tostring(L, 1), &ms) == 0) {
+    } else if (lua_type(L, 1) == LUA_TSTRING &&
+               duration_parse(lua_tostring(L, 1), &ms) == 0) {
         lua_pushnumber(L, (lua_Number)ms / 1000);
         return 1;
     }
     lua_pushnil(L);
-    lua_pushfstring(L, "expected a duration like \"90s\", \"30m\", \"24h\", \"3d\" or \"2w\", got %s",
-                    luaL_tolstring(L, 1, NULL));
+    lua_pushfstring(
+        L, "expected a duration like \"90s\", \"30m\", \"24h\", \"3d\" or \"2w\", got %s",
+        luaL_tolstring(L, 1, NULL));
     return 2;
 }
 

@@ -99,8 +99,8 @@ int act_send(activation *a, const char *channel, const char *template_name,
     if (!in->holdout) {
         char key[64];
         snprintf(key, sizeof key, "nudge-%lld-%d", (long long)in->id, a->seq);
-        if (store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id, channel,
-                                template_name, vars_json, a->now_ms))
+        if (store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id,
+                                channel, template_name, vars_json, a->now_ms))
             return -1;
         a->counters->messages_queued++;
     } else {
@@ -127,11 +127,13 @@ double act_stable_fraction(const char *journey, const char *profile_id, const ch
     unsigned char hash[8];
     crypto_generichash_init(&st, NULL, 0, sizeof hash);
     crypto_generichash_update(&st, (const unsigned char *)journey, strlen(journey) + 1);
-    crypto_generichash_update(&st, (const unsigned char *)profile_id, strlen(profile_id) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)profile_id,
+                              strlen(profile_id) + 1);
     crypto_generichash_update(&st, (const unsigned char *)salt, strlen(salt));
     crypto_generichash_final(&st, hash, sizeof hash);
     uint64_t v = 0;
-    for (int i = 0; i < 7; i++) v = v << 8 | hash[i];
+    for (int i = 0; i < 7; i++)
+        v = v << 8 | hash[i];
     return (double)v / (double)(1ULL << 56);
 }
 
@@ -140,9 +142,11 @@ int act_split(activation *a, const char *const *names, const double *weights, in
     char salt[32];
     double total = 0, at = 0;
     (void)names;
-    for (int i = 0; i < count; i++) total += weights[i];
+    for (int i = 0; i < count; i++)
+        total += weights[i];
     snprintf(salt, sizeof salt, "split-%d", a->seq);
-    double point = act_stable_fraction(a->inst->journey, a->inst->profile_id, salt) * total;
+    double point =
+        act_stable_fraction(a->inst->journey, a->inst->profile_id, salt) * total;
     for (int i = 0; i < count; i++)
         if (point < (at += weights[i])) return i;
     return count - 1;

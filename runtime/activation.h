@@ -23,7 +23,7 @@ typedef struct activation {
     instance *inst;
     history_entry *history;
     int history_len;
-    int seq;                    /* index of the next j: call */
+    int seq; /* index of the next j: call */
     int64_t now_ms;
     const char *consent_default; /* "opt_in" or "opt_out" */
     enum wake_kind wake;

@@ -5,7 +5,12 @@
 #include "config.h"
 #include "engine.h"
 
-enum exit_code { EXIT_OK = 0, EXIT_FAILURE_RUNTIME = 1, EXIT_USAGE = 2, EXIT_REJECTED = 3 };
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_FAILURE_RUNTIME = 1,
+    EXIT_USAGE = 2,
+    EXIT_REJECTED = 3
+};
 
 typedef struct cli {
     const char *command;

@@ -31,7 +31,8 @@ typedef struct run_state {
 static int is_recipe_file(const char *name)
 {
     size_t n = strlen(name);
-    return n > 4 && !strcmp(name + n - 4, ".lua") && (n < 9 || strcmp(name + n - 9, "_test.lua"));
+    return n > 4 && !strcmp(name + n - 4, ".lua") &&
+           (n < 9 || strcmp(name + n - 9, "_test.lua"));
 }
 
 static int load_recipe(host *h, engine *e, const char *path)
@@ -63,11 +64,14 @@ int cli_load_recipes(cli *c, host *h, engine *e)
 {
     const char **paths = c->args;
     int count = c->arg_count;
-    if (!count) paths = (const char **)c->cfg.recipe_dirs, count = c->cfg.recipe_dir_count;
+    if (!count)
+        paths = (const char **)c->cfg.recipe_dirs, count = c->cfg.recipe_dir_count;
     for (int i = 0; i < count; i++) {
         struct stat st;
-        if (stat(paths[i], &st)) return log_error("%s: no such recipe file or folder", paths[i]), -1;
-        if ((S_ISDIR(st.st_mode) ? load_folder(h, e, paths[i]) : load_recipe(h, e, paths[i])))
+        if (stat(paths[i], &st))
+            return log_error("%s: no such recipe file or folder", paths[i]), -1;
+        if ((S_ISDIR(st.st_mode) ? load_folder(h, e, paths[i])
+                                 : load_recipe(h, e, paths[i])))
             return -1;
     }
     return 0;
@@ -77,8 +81,9 @@ static long live_instances(store *s)
 {
     sqlite3_stmt *st;
     long n = 0;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT count(*) FROM instances WHERE state < 2", -1,
-                           &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(store_db(s), "SELECT count(*) FROM instances WHERE state < 2",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
@@ -109,12 +114,14 @@ static int commit_batch(run_state *r, int reopen)
     r->batch_started_ns = time_mono_ns();
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
-    if (deliver_outbox(r->store, r->c->outbox_path, &r->stats.messages_delivered)) return -1;
+    if (deliver_outbox(r->store, r->c->outbox_path, &r->stats.messages_delivered))
+        return -1;
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;
     /* under the wall clock, timers that came due meanwhile fire first */
-    return r->c->clock && !strcmp(r->c->clock, "event") ? 0
-                                                       : engine_advance(r->engine, time_wall_ms());
+    return r->c->clock && !strcmp(r->c->clock, "event")
+               ? 0
+               : engine_advance(r->engine, time_wall_ms());
 }
 
 static void show_progress(run_state *r, int final)
@@ -123,8 +130,7 @@ static void show_progress(run_state *r, int final)
     if (!r->progress || (!final && now - r->progress_ns < 500000000LL)) return;
     r->progress_ns = now;
     fprintf(stderr, "\r%ld events, %ld journeys started, %ld messages queued%s", r->seen,
-            r->stats.journeys_started,
-            r->stats.sends.messages_queued, final ? "\n" : "");
+            r->stats.journeys_started, r->stats.sends.messages_queued, final ? "\n" : "");
 }
 
 static int on_event(void *ctx, nudge_event *ev)
@@ -171,12 +177,15 @@ static int run_events(run_state *r)
     cli *c = r->c;
     int event_clock = c->clock && !strcmp(c->clock, "event");
     FILE *in = stdin;
-    if (c->events_path && strcmp(c->events_path, "-") && !(in = fopen(c->events_path, "r")))
+    if (c->events_path && strcmp(c->events_path, "-") &&
+        !(in = fopen(c->events_path, "r")))
         return log_error("cannot open events file %s: %m", c->events_path), -1;
-    const char *source = c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
+    const char *source =
+        c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
     int rc = store_begin(r->store);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
-    if (!rc && c->events_path) rc = ingest_stream_threaded(in, source, on_event, r, &r->ingest);
+    if (!rc && c->events_path)
+        rc = ingest_stream_threaded(in, source, on_event, r, &r->ingest);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
     if (in != stdin) fclose(in);
     show_progress(r, 1);

@@ -18,12 +18,19 @@
 static const struct {
     const char *key;
     int type;
-} known_keys[] = {
-    {"db", LUA_TSTRING},         {"key_file", LUA_TSTRING},  {"outbox", LUA_TSTRING},
-    {"consent_default", LUA_TSTRING}, {"timezone", LUA_TSTRING}, {"recipes", LUA_TTABLE},
-    {"limits", LUA_TTABLE},      {"channels", LUA_TTABLE},   {"caps", LUA_TTABLE},
-    {"quiet_hours", LUA_TTABLE}, {"pii", LUA_TTABLE},        {"server", LUA_TTABLE},
-    {NULL, 0}};
+} known_keys[] = {{"db", LUA_TSTRING},
+                  {"key_file", LUA_TSTRING},
+                  {"outbox", LUA_TSTRING},
+                  {"consent_default", LUA_TSTRING},
+                  {"timezone", LUA_TSTRING},
+                  {"recipes", LUA_TTABLE},
+                  {"limits", LUA_TTABLE},
+                  {"channels", LUA_TTABLE},
+                  {"caps", LUA_TTABLE},
+                  {"quiet_hours", LUA_TTABLE},
+                  {"pii", LUA_TTABLE},
+                  {"server", LUA_TTABLE},
+                  {NULL, 0}};
 
 static void set_string(char **slot, const char *value)
 {
@@ -37,18 +44,22 @@ static int check_keys(lua_State *L, const char *path, char *err, size_t err_len)
     while (lua_next(L, -2)) {
         const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         int i = 0;
-        while (known_keys[i].key && strcmp(known_keys[i].key, key)) i++;
+        while (known_keys[i].key && strcmp(known_keys[i].key, key))
+            i++;
         if (!known_keys[i].key)
             return snprintf(err, err_len, "%s: unknown key '%s'", path, key), -1;
         if (lua_type(L, -1) != known_keys[i].type)
-            return snprintf(err, err_len, "%s: key '%s' must be a %s, not a %s", path, key,
-                            lua_typename(L, known_keys[i].type), luaL_typename(L, -1)), -1;
+            return snprintf(err, err_len, "%s: key '%s' must be a %s, not a %s", path,
+                            key, lua_typename(L, known_keys[i].type),
+                            luaL_typename(L, -1)),
+                   -1;
         lua_pop(L, 1);
     }
     return 0;
 }
 
-static int read_limits(lua_State *L, config *c, const char *path, char *err, size_t err_len)
+static int read_limits(lua_State *L, config *c, const char *path, char *err,
+                       size_t err_len)
 {
     if (lua_getfield(L, -1, "limits") != LUA_TTABLE) return lua_pop(L, 1), 0;
     lua_getfield(L, -1, "memory_mb");
@@ -57,33 +68,46 @@ static int read_limits(lua_State *L, config *c, const char *path, char *err, siz
     lua_Integer ms = lua_isnil(L, -1) ? 100 : lua_tointeger(L, -1);
     lua_pop(L, 3);
     if (mb < 1 || mb > 4096 || ms < 1 || ms > 60000)
-        return snprintf(err, err_len, "%s: key 'limits': memory_mb must be 1-4096 and "
-                        "cpu_ms 1-60000", path), -1;
+        return snprintf(err, err_len,
+                        "%s: key 'limits': memory_mb must be 1-4096 and "
+                        "cpu_ms 1-60000",
+                        path),
+               -1;
     c->limits.memory_bytes = (size_t)mb << 20;
     c->limits.cpu_ms = (int)ms;
     return 0;
 }
 
-static int read_settings(lua_State *L, config *c, const char *path, char *err, size_t err_len)
+static int read_settings(lua_State *L, config *c, const char *path, char *err,
+                         size_t err_len)
 {
-    static const struct { const char *key; size_t offset; } strings[] = {
-        {"db", offsetof(config, db_path)}, {"key_file", offsetof(config, key_file)},
-        {"outbox", offsetof(config, outbox_path)}, {"timezone", offsetof(config, timezone)},
-        {"consent_default", offsetof(config, consent_default)}};
+    static const struct {
+        const char *key;
+        size_t offset;
+    } strings[] = {{"db", offsetof(config, db_path)},
+                   {"key_file", offsetof(config, key_file)},
+                   {"outbox", offsetof(config, outbox_path)},
+                   {"timezone", offsetof(config, timezone)},
+                   {"consent_default", offsetof(config, consent_default)}};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (lua_getfield(L, -1, strings[i].key) == LUA_TSTRING)
             set_string((char **)((char *)c + strings[i].offset), lua_tostring(L, -1));
         lua_pop(L, 1);
     }
     if (strcmp(c->consent_default, "opt_in") && strcmp(c->consent_default, "opt_out"))
-        return snprintf(err, err_len, "%s: key 'consent_default' must be \"opt_in\" or "
-                        "\"opt_out\"", path), -1;
+        return snprintf(err, err_len,
+                        "%s: key 'consent_default' must be \"opt_in\" or "
+                        "\"opt_out\"",
+                        path),
+               -1;
     if (lua_getfield(L, -1, "recipes") == LUA_TTABLE) {
         int n = (int)lua_rawlen(L, -1);
         c->recipe_dirs = calloc((size_t)n + 1, sizeof *c->recipe_dirs);
         for (int i = 1; i <= n && c->recipe_dirs; i++, lua_pop(L, 1)) {
             if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
-                return snprintf(err, err_len, "%s: key 'recipes' must be a list of folders", path), -1;
+                return snprintf(err, err_len,
+                                "%s: key 'recipes' must be a list of folders", path),
+                       -1;
             c->recipe_dirs[c->recipe_dir_count++] = strdup(lua_tostring(L, -1));
         }
     }
@@ -135,7 +159,8 @@ void config_free(config *c)
 {
     free(c->db_path), free(c->key_file), free(c->outbox_path);
     free(c->consent_default), free(c->timezone);
-    for (int i = 0; i < c->recipe_dir_count; i++) free(c->recipe_dirs[i]);
+    for (int i = 0; i < c->recipe_dir_count; i++)
+        free(c->recipe_dirs[i]);
     free(c->recipe_dirs);
     memset(c, 0, sizeof *c);
 }

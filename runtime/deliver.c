@@ -62,7 +62,10 @@ static int write_batch(int fd, const outbox_message *msgs, int count, int is_fil
         if (!text) rc = -1;
         while (!rc && len + n + 1 > cap) {
             char *bigger = realloc(buf, cap *= 2);
-            if (bigger) buf = bigger; else rc = -1;
+            if (bigger)
+                buf = bigger;
+            else
+                rc = -1;
         }
         if (!rc) memcpy(buf + len, text, n), buf[len + n] = '\n', len += n + 1;
         free(text);
@@ -114,7 +117,8 @@ done:
 int deliver_outbox(store *s, const char *path, long *delivered)
 {
     int is_file = strcmp(path, "-") != 0;
-    int fd = is_file ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : STDOUT_FILENO;
+    int fd = is_file ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+                     : STDOUT_FILENO;
     if (fd < 0) {
         log_error("file channel: cannot open %s: %m", path);
         return -1;
@@ -124,9 +128,11 @@ int deliver_outbox(store *s, const char *path, long *delivered)
         return close(fd), -1;
     }
     int n;
-    while ((n = deliver_batch(s, fd, is_file, "sending")) > 0) *delivered += n;
+    while ((n = deliver_batch(s, fd, is_file, "sending")) > 0)
+        *delivered += n;
     if (n == 0)
-        while ((n = deliver_batch(s, fd, is_file, "queued")) > 0) *delivered += n;
+        while ((n = deliver_batch(s, fd, is_file, "queued")) > 0)
+            *delivered += n;
     if (is_file) close(fd);
     return n < 0 ? -1 : 0;
 }

@@ -15,9 +15,9 @@ struct engine {
     host *host;
     engine_options options;
     engine_stats *stats;
-    recipe **live;  /* recipes whose triggers are live */
+    recipe **live; /* recipes whose triggers are live */
     int live_count;
-    int64_t now_ms; /* event clock */
+    int64_t now_ms;           /* event clock */
     int64_t next_instance_id; /* new instances are saved once, after their first step */
 };
 
@@ -111,7 +111,10 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
 {
     int is_new = wake == WAKE_START;
     int64_t now = engine_now(e);
-    activation a = {.store = e->store, .inst = in, .now_ms = now, .wake = wake,
+    activation a = {.store = e->store,
+                    .inst = in,
+                    .now_ms = now,
+                    .wake = wake,
                     .consent_default = e->options.consent_default,
                     .wake_event_name = ev ? route_name(ev) : NULL,
                     .wake_event_json = event_json,
@@ -124,11 +127,18 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
         in->state = INSTANCE_WAITING;
         if (store_timer_set(e->store, in->id, in->pending_due_ms)) return -1;
         break;
-    case ACT_COMPLETED: finish(e, in, INSTANCE_COMPLETED, now); break;
-    case ACT_EXITED: finish(e, in, INSTANCE_EXITED, now); break;
-    default: fail_instance(e, in, a.error[0] ? a.error : "unknown failure", now); break;
+    case ACT_COMPLETED:
+        finish(e, in, INSTANCE_COMPLETED, now);
+        break;
+    case ACT_EXITED:
+        finish(e, in, INSTANCE_EXITED, now);
+        break;
+    default:
+        fail_instance(e, in, a.error[0] ? a.error : "unknown failure", now);
+        break;
     }
-    return is_new ? store_instance_insert(e->store, in) : store_instance_update(e->store, in);
+    return is_new ? store_instance_insert(e->store, in)
+                  : store_instance_update(e->store, in);
 }
 
 int engine_advance(engine *e, int64_t now_ms)
@@ -148,7 +158,8 @@ int engine_advance(engine *e, int64_t now_ms)
             if (r)
                 rc = activate(e, r, &in, WAKE_TIMER, NULL, NULL);
             else
-                fail_instance(e, &in, err, engine_now(e)), rc = store_instance_update(e->store, &in);
+                fail_instance(e, &in, err, engine_now(e)),
+                    rc = store_instance_update(e->store, &in);
         }
         store_instance_free(&in);
         if (rc) return -1;
@@ -221,15 +232,21 @@ static int start_instance(engine *e, recipe *r, routing *rt)
         char err[600], *profile = store_profile_json(e->store, profile_id);
         ok = host_where(e->host, r, rt->json, profile, err, sizeof err);
         free(profile);
-        if (ok < 0) log_error("journey %s: trigger.where failed for profile %s: %s", r->name, profile_id, err);
+        if (ok < 0)
+            log_error("journey %s: trigger.where failed for profile %s: %s", r->name,
+                      profile_id, err);
         if (ok <= 0) return 0;
     }
     /* owned copies: activate() may replace some of the strings */
-    instance in = {.id = e->next_instance_id++, .journey = strdup(r->name),
-                   .version = strdup(r->hash), .profile_id = strdup(profile_id),
-                   .state = INSTANCE_RUNNING, .started_ms = now,
+    instance in = {.id = e->next_instance_id++,
+                   .journey = strdup(r->name),
+                   .version = strdup(r->hash),
+                   .profile_id = strdup(profile_id),
+                   .state = INSTANCE_RUNNING,
+                   .started_ms = now,
                    .trigger_json = strdup(rt->json),
-                   .holdout = act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
+                   .holdout =
+                       act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
     e->stats->journeys_started++;
     int rc = activate(e, r, &in, WAKE_START, rt->ev, rt->json);
     store_instance_free(&in);
@@ -239,8 +256,10 @@ static int start_instance(engine *e, recipe *r, routing *rt)
 /* The identify call's traits join the profile. */
 static int apply_identify(engine *e, const nudge_event *ev)
 {
-    if (ev->traits_json) return store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json);
-    cJSON *traits = ev->json ? cJSON_GetObjectItemCaseSensitive(ev->json, "traits") : NULL;
+    if (ev->traits_json)
+        return store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json);
+    cJSON *traits =
+        ev->json ? cJSON_GetObjectItemCaseSensitive(ev->json, "traits") : NULL;
     if (!cJSON_IsObject(traits)) return 0;
     char *text = cJSON_PrintUnformatted(traits);
     int rc = text ? store_profile_merge_traits(e->store, ev->profile_id, text) : -1;
@@ -255,11 +274,12 @@ int engine_event(engine *e, const nudge_event *ev)
     int json_len = printed ? (int)strlen(printed) : (int)ev->raw_len;
     int rc = -1;
     if (!json) return -1;
-    if (e->options.event_clock && engine_advance(e, ev->ts_ms > e->now_ms ? ev->ts_ms : e->now_ms))
+    if (e->options.event_clock &&
+        engine_advance(e, ev->ts_ms > e->now_ms ? ev->ts_ms : e->now_ms))
         goto done;
-    int inserted = store_event_insert(e->store, ev->message_id, ev->type, ev->name,
-                                      ev->profile_id, ev->user_id, ev->anonymous_id,
-                                      ev->ts_ms, json, json_len);
+    int inserted =
+        store_event_insert(e->store, ev->message_id, ev->type, ev->name, ev->profile_id,
+                           ev->user_id, ev->anonymous_id, ev->ts_ms, json, json_len);
     if (inserted <= 0) {
         if (inserted == 0) e->stats->events_duplicate++;
         rc = inserted;
@@ -270,7 +290,8 @@ int engine_event(engine *e, const nudge_event *ev)
     if (host_watches(e->host, rt.name))
         rc = store_instances_live(e->store, ev->profile_id, route_to_instance, &rt);
     else
-        rc = store_instances_waiting_for(e->store, ev->profile_id, rt.name, route_to_instance, &rt);
+        rc = store_instances_waiting_for(e->store, ev->profile_id, rt.name,
+                                         route_to_instance, &rt);
     for (int i = 0; !rc && i < e->live_count; i++)
         if (e->live[i]->trigger_event && !strcmp(e->live[i]->trigger_event, rt.name))
             rc = start_instance(e, e->live[i], &rt);

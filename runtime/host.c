@@ -22,7 +22,8 @@ struct host {
     int count, cap;
 };
 
-static const luaL_Reg recipe_modules[] = {{"nudge.time", luaopen_nudge_time}, {NULL, NULL}};
+static const luaL_Reg recipe_modules[] = {{"nudge.time", luaopen_nudge_time},
+                                          {NULL, NULL}};
 
 host *host_new(store *s, sandbox_limits limits)
 {
@@ -35,7 +36,8 @@ static void recipe_free(recipe *r)
 {
     if (!r) return;
     sandbox_close(r->L);
-    for (int i = 0; i < r->exit_on_count; i++) free(r->exit_on[i]);
+    for (int i = 0; i < r->exit_on_count; i++)
+        free(r->exit_on[i]);
     free(r->exit_on), free(r->name), free(r->path), free(r->purpose);
     free(r->trigger_event), free(r->goal_event);
     free(r);
@@ -44,7 +46,8 @@ static void recipe_free(recipe *r)
 void host_free(host *h)
 {
     if (!h) return;
-    for (int i = 0; i < h->count; i++) recipe_free(h->recipes[i]);
+    for (int i = 0; i < h->count; i++)
+        recipe_free(h->recipes[i]);
     free(h->recipes);
     free(h);
 }
@@ -55,7 +58,8 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
     char *text = NULL;
     long size;
     if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-        !(text = malloc((size_t)size + 1)) || fread(text, 1, (size_t)size, f) != (size_t)size) {
+        !(text = malloc((size_t)size + 1)) ||
+        fread(text, 1, (size_t)size, f) != (size_t)size) {
         snprintf(err, err_len, "%s: cannot read recipe: %m", path);
         free(text);
         text = NULL;
@@ -119,7 +123,8 @@ static void read_journey(lua_State *L, recipe *r)
     lua_settop(L, t);
     raw_field(L, t, "reentry");
     r->reentry = lua_toboolean(L, -1);
-    r->reentry_ms = lua_type(L, -1) == LUA_TNUMBER ? (int64_t)(lua_tonumber(L, -1) * 1000) : 0;
+    r->reentry_ms =
+        lua_type(L, -1) == LUA_TNUMBER ? (int64_t)(lua_tonumber(L, -1) * 1000) : 0;
     lua_settop(L, t);
 }
 
@@ -165,13 +170,15 @@ static recipe *compile(host *h, const char *path, const char *text, size_t len,
     sandbox_push_env(L);
     lua_getfield(L, -1, "journey");
     lua_insert(L, -2);
-    if (sandbox_load(L, text, len, chunkname) != LUA_OK || sandbox_pcall(L, 0, 1) != LUA_OK)
+    if (sandbox_load(L, text, len, chunkname) != LUA_OK ||
+        sandbox_pcall(L, 0, 1) != LUA_OK)
         goto fail;
     if (!lua_istable(L, -1)) {
         lua_pushfstring(L, "%s: the recipe must end with 'return journey { ... }'", path);
         goto fail;
     }
-    if (sandbox_pcall(L, 1, 1) != LUA_OK) goto fail; /* journey{} again checks the result */
+    if (sandbox_pcall(L, 1, 1) != LUA_OK)
+        goto fail; /* journey{} again checks the result */
     read_journey(L, r);
     lua_settop(L, 0);
     memcpy(r->hash, hash, sizeof r->hash);
@@ -193,7 +200,8 @@ static recipe *find(host *h, const char *hash)
 static recipe *add(host *h, recipe *r)
 {
     if (h->count == h->cap) {
-        recipe **bigger = realloc(h->recipes, (size_t)(h->cap = h->cap ? h->cap * 2 : 8) * sizeof *bigger);
+        recipe **bigger = realloc(h->recipes, (size_t)(h->cap = h->cap ? h->cap * 2 : 8) *
+                                                  sizeof *bigger);
         if (!bigger) return recipe_free(r), NULL;
         h->recipes = bigger;
     }
@@ -278,7 +286,8 @@ void host_activate(host *h, recipe *r, activation *a)
         if (a->outcome != ACT_SUSPENDED && a->outcome != ACT_EXITED) {
             a->outcome = ACT_FAILED;
             snprintf(a->error, sizeof a->error,
-                     "%s: coroutine.yield() called outside a coroutine of the recipe", r->path);
+                     "%s: coroutine.yield() called outside a coroutine of the recipe",
+                     r->path);
         }
     } else {
         a->outcome = ACT_FAILED;

@@ -18,12 +18,12 @@ typedef struct recipe {
     char **exit_on;
     int exit_on_count;
     char *goal_event;
-    int64_t goal_within_ms;       /* 0: no window */
-    int reentry;                  /* 0 never, 1 any time no instance is live */
-    int64_t reentry_ms;           /* with reentry: minimum gap between entries */
+    int64_t goal_within_ms; /* 0: no window */
+    int reentry;            /* 0 never, 1 any time no instance is live */
+    int64_t reentry_ms;     /* with reentry: minimum gap between entries */
     double holdout;
-    struct lua_State *L;          /* private to host.c */
-    int run_ref, where_ref;       /* private to host.c */
+    struct lua_State *L;    /* private to host.c */
+    int run_ref, where_ref; /* private to host.c */
 } recipe;
 
 typedef struct host host;

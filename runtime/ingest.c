@@ -76,7 +76,8 @@ static void derive_message_id(cJSON *obj, nudge_event *event)
     size_t len = text ? strlen(text) : event->raw_len;
     crypto_generichash(hash, sizeof hash, (const unsigned char *)bytes, len, NULL, 0);
     memcpy(event->derived_id, "h-", 2);
-    sodium_bin2hex(event->derived_id + 2, sizeof event->derived_id - 2, hash, sizeof hash);
+    sodium_bin2hex(event->derived_id + 2, sizeof event->derived_id - 2, hash,
+                   sizeof hash);
     event->message_id = event->derived_id;
     free(text);
 }
@@ -90,7 +91,8 @@ int event_from_json(cJSON *obj, int64_t receive_ms, nudge_event *event, char *wh
     if (!(event->type = event_type(obj, why, why_len))) return -1;
     event->user_id = string_member(obj, "userId", &wrong);
     event->anonymous_id = string_member(obj, "anonymousId", &wrong);
-    if (wrong) return snprintf(why, why_len, "userId and anonymousId must be strings"), -1;
+    if (wrong)
+        return snprintf(why, why_len, "userId and anonymousId must be strings"), -1;
     if (!event->user_id && !event->anonymous_id)
         return snprintf(why, why_len, "missing userId or anonymousId"), -1;
     event->profile_id = event->user_id ? event->user_id : event->anonymous_id;
@@ -117,7 +119,11 @@ static int utf8_valid(const unsigned char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         unsigned char c = s[i];
-        int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+        int extra = c < 0x80         ? 0
+                    : (c >> 5) == 6  ? 1
+                    : (c >> 4) == 14 ? 2
+                    : (c >> 3) == 30 ? 3
+                                     : -1;
         if (extra < 0 || i + extra >= len + (extra == 0)) return 0;
         if (extra == 1 && c < 0xC2) return 0;
         for (int k = 1; k <= extra; k++)
@@ -180,10 +186,13 @@ static int accept_element(reader *r, cJSON *item, long line, long element)
 }
 
 /* An object that may be a batch envelope, or an array of events. */
-static int accept_value(reader *r, cJSON *value, long line, const char *raw, size_t raw_len)
+static int accept_value(reader *r, cJSON *value, long line, const char *raw,
+                        size_t raw_len)
 {
-    cJSON *batch = cJSON_IsObject(value) ? cJSON_GetObjectItemCaseSensitive(value, "batch")
-                                         : cJSON_IsArray(value) ? value : NULL;
+    cJSON *batch = cJSON_IsObject(value)
+                       ? cJSON_GetObjectItemCaseSensitive(value, "batch")
+                   : cJSON_IsArray(value) ? value
+                                          : NULL;
     if (!batch) return accept_object(r, value, line, -1, raw, raw_len);
     if (!cJSON_IsArray(batch)) {
         reject(r, line, -1, "\"batch\" is not an array");
@@ -218,7 +227,8 @@ static int accept_text(reader *r, const char *text, size_t len, long line)
         return 0;
     }
     int rc = 0;
-    if (len > EVENT_MAX_BYTES && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(value, "batch")))
+    if (len > EVENT_MAX_BYTES &&
+        !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(value, "batch")))
         reject(r, line, -1, "line over 32 KB");
     else
         rc = accept_value(r, value, line, text, len);
@@ -234,7 +244,8 @@ static int accept_lines(reader *r, char *buf, size_t len, long line)
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         char *next = p + n + 1;
-        while (n > 0 && p[n - 1] == '\r') n--;
+        while (n > 0 && p[n - 1] == '\r')
+            n--;
         p[n] = 0;
         if (!blank(p, n)) rc = accept_text(r, p, n, line);
         p = next;
@@ -245,7 +256,8 @@ static int accept_lines(reader *r, char *buf, size_t len, long line)
 static long count_lines(const char *from, const char *to)
 {
     long n = 0;
-    for (; from < to; from++) n += *from == '\n';
+    for (; from < to; from++)
+        n += *from == '\n';
     return n;
 }
 
@@ -256,7 +268,8 @@ static int accept_documents(reader *r, char *buf, size_t len, long line)
 {
     const char *p = buf, *end = buf + len, *after = NULL;
     int rc = 0;
-    if (!utf8_valid((const unsigned char *)buf, len)) return accept_lines(r, buf, len, line);
+    if (!utf8_valid((const unsigned char *)buf, len))
+        return accept_lines(r, buf, len, line);
     while (!rc && (p += strspn(p, " \t\r\n")) < end) {
         cJSON *value = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &after, 0);
         long at = line + count_lines(buf, p);
@@ -319,7 +332,8 @@ int ingest_stream(FILE *in, const char *source, ingest_fn on_event, void *ctx,
     while (!rc && (len = getline(&line, &cap, in)) >= 0) {
         lineno++;
         if (blank(line, (size_t)len)) continue;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
         line[len] = 0;
         if (!seen_content++ && starts_document(line, (size_t)len)) {
             line[len] = '\n'; /* the document goes on past this line */

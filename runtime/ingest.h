@@ -24,9 +24,9 @@ typedef struct nudge_event {
     const char *raw;          /* the event's own JSON text (NUL-terminated)
                                  when it was one input line, else NULL */
     size_t raw_len;
-    const char *traits_json;  /* identify traits as text, set instead of
-                                 `json` by the threaded reader */
-    char derived_id[48];      /* storage for a derived message_id */
+    const char *traits_json; /* identify traits as text, set instead of
+                                `json` by the threaded reader */
+    char derived_id[48];     /* storage for a derived message_id */
 } nudge_event;
 
 /* Returns 0 to go on, non-zero to stop reading (a fatal store error). */

@@ -31,9 +31,11 @@ typedef struct pipe_state {
 static void push_chunk(pipe_state *p)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->size == DEPTH && !p->stop) pthread_cond_wait(&p->changed, &p->lock);
+    while (p->size == DEPTH && !p->stop)
+        pthread_cond_wait(&p->changed, &p->lock);
     if (p->stop) {
-        for (int i = 0; i < p->filling->count; i++) free(p->filling->texts[i]);
+        for (int i = 0; i < p->filling->count; i++)
+            free(p->filling->texts[i]);
         free(p->filling);
     } else {
         p->queue[(p->head + p->size++) % DEPTH] = p->filling;
@@ -53,12 +55,14 @@ static char *flatten(const nudge_event *ev, nudge_event *out)
     }
     if (!ev->raw) printed = cJSON_PrintUnformatted(ev->json);
     const char *raw = ev->raw ? ev->raw : printed ? printed : "{}";
-    const char *fields[] = {raw, ev->type, ev->user_id, ev->anonymous_id,
+    const char *fields[] = {raw,      ev->type,       ev->user_id, ev->anonymous_id,
                             ev->name, ev->message_id, traits};
-    const char **slots[] = {&out->raw, &out->type, &out->user_id, &out->anonymous_id,
-                            &out->name, &out->message_id, &out->traits_json};
+    const char **slots[] = {&out->raw,          &out->type, &out->user_id,
+                            &out->anonymous_id, &out->name, &out->message_id,
+                            &out->traits_json};
     size_t total = 0;
-    for (int i = 0; i < 7; i++) total += fields[i] ? strlen(fields[i]) + 1 : 0;
+    for (int i = 0; i < 7; i++)
+        total += fields[i] ? strlen(fields[i]) + 1 : 0;
     char *text = malloc(total), *at = text;
     *out = *ev;
     for (int i = 0; text && i < 7; i++) {
@@ -99,7 +103,8 @@ static chunk *pop_chunk(pipe_state *p)
 {
     chunk *c = NULL;
     pthread_mutex_lock(&p->lock);
-    while (!p->size && !p->done) pthread_cond_wait(&p->changed, &p->lock);
+    while (!p->size && !p->done)
+        pthread_cond_wait(&p->changed, &p->lock);
     if (p->size) {
         c = p->queue[p->head];
         p->head = (p->head + 1) % DEPTH, p->size--;
@@ -137,7 +142,8 @@ int ingest_stream_threaded(FILE *in, const char *source, ingest_fn on_event, voi
         rc = ingest_stream(in, source, on_event, ctx, stats);
     } else {
         chunk *c;
-        while ((c = pop_chunk(&p))) rc = consume(&p, c, on_event, ctx, rc);
+        while ((c = pop_chunk(&p)))
+            rc = consume(&p, c, on_event, ctx, rc);
         pthread_join(reader, NULL);
         if (!rc && p.rc > 0) rc = p.rc;
         if (!rc && p.rc < 0) rc = -1;

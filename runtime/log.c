@@ -35,7 +35,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     if (!json_format) {
-        fprintf(stderr, "nudge: %s%s%s\n", level == LOG_INFO || level == LOG_DEBUG ? "" : level_names[level],
+        fprintf(stderr, "nudge: %s%s%s\n",
+                level == LOG_INFO || level == LOG_DEBUG ? "" : level_names[level],
                 level == LOG_INFO || level == LOG_DEBUG ? "" : ": ", text);
         return;
     }

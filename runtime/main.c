@@ -11,12 +11,17 @@
 static const char usage[] =
     "usage: nudge [--config FILE] [--db FILE] [-q|-v] COMMAND ...\n"
     "\n"
-    "  nudge run [RECIPE|DIR ...] [--events FILE|-] [--clock wall|event] [--dry-run] [--strict]\n"
-    "  nudge tick [RECIPE|DIR ...] [--now TIME]   fire due timers, deliver the outbox, exit\n"
-    "  nudge check [RECIPE|DIR ...]               validate recipes; instances per version and step\n"
+    "  nudge run [RECIPE|DIR ...] [--events FILE|-] [--clock wall|event] [--dry-run] "
+    "[--strict]\n"
+    "  nudge tick [RECIPE|DIR ...] [--now TIME]   fire due timers, deliver the outbox, "
+    "exit\n"
+    "  nudge check [RECIPE|DIR ...]               validate recipes; instances per "
+    "version and step\n"
     "\n"
-    "global options: --config FILE, --db FILE, --outbox FILE, --log-format text|json, -q, -v\n"
-    "exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 rejected input with --strict\n";
+    "global options: --config FILE, --db FILE, --outbox FILE, --log-format text|json, "
+    "-q, -v\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 rejected input with "
+    "--strict\n";
 
 /* Options that take a value, and where each goes. */
 static const char **option_slot(cli *c, const char *name)
@@ -61,7 +66,8 @@ static int parse(cli *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int used;
         if (argv[i][0] == '-' && argv[i][1]) {
-            if (parse_flag(c, argv[i], i + 1 < argc ? argv[i + 1] : NULL, &used)) return -1;
+            if (parse_flag(c, argv[i], i + 1 < argc ? argv[i + 1] : NULL, &used))
+                return -1;
             i += used;
         } else if (!c->command) {
             c->command = argv[i];
@@ -88,7 +94,8 @@ int main(int argc, char **argv)
     cli c = {0};
     char err[600];
     int rc;
-    if (sodium_init() < 0) return fprintf(stderr, "nudge: libsodium failed to start\n"), 1;
+    if (sodium_init() < 0)
+        return fprintf(stderr, "nudge: libsodium failed to start\n"), 1;
     if (parse(&c, argc, argv) || !c.command) {
         if (!c.command) fputs(usage, stderr);
         free(c.args);

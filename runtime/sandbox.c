@@ -148,7 +148,8 @@ static int safe_setmetatable(lua_State *L)
         int present = lua_getfield(L, 2, refused[i]) != LUA_TNIL;
         lua_pop(L, 1);
         if (present)
-            return luaL_error(L, "setmetatable: %s metamethods are not allowed", refused[i]);
+            return luaL_error(L, "setmetatable: %s metamethods are not allowed",
+                              refused[i]);
     }
     if (is_protected(L, 1)) return luaL_error(L, "setmetatable: table is read-only");
     lua_settop(L, 2);
@@ -174,9 +175,12 @@ static void load_module(lua_State *L, const char *name)
         lua_pop(L, 2);
         const struct embedded_file *f = nudge_stdlib;
         if (strncmp(name, "nudge.", 6) == 0)
-            while (f->name && strcmp(f->name, name + 6)) f++;
+            while (f->name && strcmp(f->name, name + 6))
+                f++;
         if (strncmp(name, "nudge.", 6) || !f->name)
-            luaL_error(L, "module '%s' not found (recipes may require only nudge.* modules)", name);
+            luaL_error(L,
+                       "module '%s' not found (recipes may require only nudge.* modules)",
+                       name);
         const char *chunkname = lua_pushfstring(L, "=stdlib/%s.lua", f->name);
         sandbox_push_env(L);
         if (sandbox_load(L, f->text, (size_t)f->len, chunkname) != LUA_OK) lua_error(L);
@@ -207,11 +211,11 @@ static int safe_require(lua_State *L)
 /* ---- building the state ---------------------------------------------- */
 
 static const char *const base_names[] = {
-    "assert", "error",  "getmetatable", "ipairs", "next",     "pairs",    "pcall",
-    "rawequal", "rawget", "rawlen",     "select", "tonumber", "tostring", "type",
-    "xpcall", "_VERSION", NULL};
-static const char *const library_names[] = {"string", "table", "math", "utf8", "coroutine",
-                                            NULL};
+    "assert",   "error",    "getmetatable", "ipairs",   "next",   "pairs",
+    "pcall",    "rawequal", "rawget",       "rawlen",   "select", "tonumber",
+    "tostring", "type",     "xpcall",       "_VERSION", NULL};
+static const char *const library_names[] = {"string", "table",     "math",
+                                            "utf8",   "coroutine", NULL};
 
 static void add_safe_functions(lua_State *L, int globals, int stdlib)
 {
@@ -316,15 +320,18 @@ static int run_prelude(lua_State *L)
 
 lua_State *sandbox_new(sandbox_limits limits, const luaL_Reg *modules)
 {
-    static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},        {LUA_TABLIBNAME, luaopen_table},
-        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},  {LUA_COLIBNAME, luaopen_coroutine},
-        {NULL, NULL}};
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8},
+                                    {LUA_COLIBNAME, luaopen_coroutine},
+                                    {NULL, NULL}};
     sandbox *sb = calloc(1, sizeof *sb);
     if (!sb) return NULL;
     sb->limit = limits.memory_bytes ? limits.memory_bytes : SANDBOX_DEFAULT_MEMORY;
-    sb->budget_ns = (int64_t)(limits.cpu_ms ? limits.cpu_ms : SANDBOX_DEFAULT_CPU_MS) * 1000000;
+    sb->budget_ns =
+        (int64_t)(limits.cpu_ms ? limits.cpu_ms : SANDBOX_DEFAULT_CPU_MS) * 1000000;
     lua_State *L = lua_newstate(sandbox_alloc, sb);
     if (!L) return free(sb), NULL;
     lua_atpanic(L, panic);
@@ -357,7 +364,8 @@ static int has_position(const char *msg)
     const char *colon = strchr(msg, ':');
     if (!colon || colon[1] < '0' || colon[1] > '9') return 0;
     colon++;
-    while (*colon >= '0' && *colon <= '9') colon++;
+    while (*colon >= '0' && *colon <= '9')
+        colon++;
     return *colon == ':';
 }
 

@@ -38,9 +38,9 @@ int sandbox_load(lua_State *L, const char *text, size_t len, const char *chunkna
 
 /* Calls the function below `nargs` arguments under the CPU budget and the
  * memory cap: sandbox_resume as a coroutine on thread `co` (lua_resume),
- * sandbox_pcall on L (lua_pcall).  Returns the Lua status; on error the message (with recipe file
- * and line, naming the limit that tripped) is at the top of the stack of
- * the thread that ran. */
+ * sandbox_pcall on L (lua_pcall).  Returns the Lua status; on error the message (with
+ * recipe file and line, naming the limit that tripped) is at the top of the stack of the
+ * thread that ran. */
 int sandbox_resume(lua_State *L, lua_State *co, int nargs, int *nresults);
 int sandbox_pcall(lua_State *L, int nargs, int nresults);
 

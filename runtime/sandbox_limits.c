@@ -58,7 +58,8 @@ void limits_innermost_line(lua_State *T, char *buf, size_t len)
 static void limit_text(sandbox *sb, const char *where, char *buf, size_t len)
 {
     if (sb->mem_refused)
-        snprintf(buf, len, "%smemory limit of %d MiB exceeded", where, (int)(sb->limit >> 20));
+        snprintf(buf, len, "%smemory limit of %d MiB exceeded", where,
+                 (int)(sb->limit >> 20));
     else
         snprintf(buf, len, "%sCPU budget of %d ms exceeded", where,
                  (int)(sb->budget_ns / 1000000));
@@ -236,7 +237,8 @@ static int guarded_rep(lua_State *L)
     luaL_optlstring(L, 3, "", &sep_len);
     if (n <= 0 || len + sep_len == 0) /* Lua would loop n times for "" */
         return lua_pushliteral(L, ""), 1;
-    if ((double)len * (double)n + (double)sep_len * (double)(n - 1) > (double)sandbox_of(L)->limit) {
+    if ((double)len * (double)n + (double)sep_len * (double)(n - 1) >
+        (double)sandbox_of(L)->limit) {
         sandbox_of(L)->mem_refused = 1;
         check_limits(L);
     }

@@ -39,7 +39,8 @@ sqlite3_stmt *store_stmt(store *s, enum stmt_id id, const char *sql)
         sqlite3_clear_bindings(st);
         return st;
     }
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL)) {
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                           NULL)) {
         store_fail(s, "prepare");
         return NULL;
     }
@@ -130,7 +131,8 @@ fail:
 void store_close(store *s)
 {
     if (!s) return;
-    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->stmts[i]);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -160,7 +162,8 @@ int store_rollback(store *s)
 
 int store_meta_get(store *s, const char *key, int64_t *value)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_META_GET, "SELECT value FROM meta WHERE key = ?");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_META_GET, "SELECT value FROM meta WHERE key = ?");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -171,9 +174,10 @@ int store_meta_get(store *s, const char *key, int64_t *value)
 
 int store_meta_set(store *s, const char *key, int64_t value)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_META_SET,
-                                  "INSERT INTO meta (key, value) VALUES (?, ?)"
-                                  " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_META_SET,
+                   "INSERT INTO meta (key, value) VALUES (?, ?)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, value);

@@ -24,18 +24,18 @@ enum instance_state {
  * store_instance_free). */
 typedef struct instance {
     int64_t id;
-    char *journey;        /* journey name */
-    char *version;        /* recipe content hash */
+    char *journey; /* journey name */
+    char *version; /* recipe content hash */
     char *profile_id;
-    int state;            /* enum instance_state */
-    int holdout;          /* 1: control group, sends are not queued */
+    int state;                             /* enum instance_state */
+    int holdout;                           /* 1: control group, sends are not queued */
     int64_t started_ms, ended_ms, goal_ms; /* 0 when not (yet) */
-    char *trigger_json;   /* the event that started it */
-    int steps;            /* history entries recorded so far */
-    char *pending_kind;   /* "wait", "wait_for" or NULL */
-    char *pending_event;  /* event awaited by wait_for, or NULL */
-    int64_t pending_due_ms; /* timer, 0 for none */
-    int pending_line;     /* recipe line of the pending call */
+    char *trigger_json;                    /* the event that started it */
+    int steps;                             /* history entries recorded so far */
+    char *pending_kind;                    /* "wait", "wait_for" or NULL */
+    char *pending_event;                   /* event awaited by wait_for, or NULL */
+    int64_t pending_due_ms;                /* timer, 0 for none */
+    int pending_line;                      /* recipe line of the pending call */
     char *exit_reason, *error;
 } instance;
 
@@ -105,7 +105,8 @@ int store_instance_latest(store *s, const char *journey, const char *profile_id,
                           int *state, int64_t *started_ms);
 
 /* History of j: calls, in step order. */
-int store_history_load(store *s, int64_t instance_id, history_entry **entries, int *count);
+int store_history_load(store *s, int64_t instance_id, history_entry **entries,
+                       int *count);
 void store_history_free(history_entry *entries, int count);
 int store_history_append(store *s, int64_t instance_id, int seq, const char *kind,
                          const char *result);
@@ -123,9 +124,10 @@ typedef struct outbox_message {
     char *idempotency_key, *journey, *profile_id, *channel, *template_name, *vars_json;
 } outbox_message;
 
-int store_outbox_insert(store *s, const char *key, int64_t instance_id, const char *journey,
-                        const char *profile_id, const char *channel, const char *template_name,
-                        const char *vars_json, int64_t created_ms);
+int store_outbox_insert(store *s, const char *key, int64_t instance_id,
+                        const char *journey, const char *profile_id, const char *channel,
+                        const char *template_name, const char *vars_json,
+                        int64_t created_ms);
 /* Loads up to max messages with the given status ("queued", "sending") in id
  * order. */
 int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,

@@ -47,10 +47,10 @@ int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms)
  * such as `consent` merge key by key, and null removes a trait. */
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_PROFILE_TRAITS_SET,
-        "INSERT INTO profiles (id, traits) VALUES (?1, json_patch('{}', ?2))"
-        " ON CONFLICT (id) DO UPDATE SET traits = json_patch(traits, ?2)");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_PROFILE_TRAITS_SET,
+                   "INSERT INTO profiles (id, traits) VALUES (?1, json_patch('{}', ?2))"
+                   " ON CONFLICT (id) DO UPDATE SET traits = json_patch(traits, ?2)");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, traits_json, -1, SQLITE_STATIC);
@@ -107,8 +107,8 @@ int store_recipe_put(store *s, const char *hash, const char *name, const char *p
 
 int store_recipe_get(store *s, const char *hash, char **source, char **path)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_RECIPE_GET,
-                                  "SELECT source, path FROM recipe_versions WHERE hash = ?");
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_RECIPE_GET, "SELECT source, path FROM recipe_versions WHERE hash = ?");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INSTANCE_COLUMNS                                                              \
-    "id, journey, version, profile_id, state, holdout, started_ms, ended_ms, goal_ms," \
-    " trigger, steps, pending_kind, pending_event, pending_due_ms, pending_line,"      \
+#define INSTANCE_COLUMNS                                                                 \
+    "id, journey, version, profile_id, state, holdout, started_ms, ended_ms, goal_ms,"   \
+    " trigger, steps, pending_kind, pending_event, pending_due_ms, pending_line,"        \
     " exit_reason, error"
 
 static void bind_instance(sqlite3_stmt *st, const instance *in)
@@ -54,7 +54,8 @@ static void read_instance(sqlite3_stmt *st, instance *out)
 void store_instance_free(instance *in)
 {
     free(in->journey), free(in->version), free(in->profile_id), free(in->trigger_json);
-    free(in->pending_kind), free(in->pending_event), free(in->exit_reason), free(in->error);
+    free(in->pending_kind), free(in->pending_event), free(in->exit_reason),
+        free(in->error);
     memset(in, 0, sizeof *in);
 }
 
@@ -79,7 +80,8 @@ int store_instance_update(store *s, const instance *in)
 {
     sqlite3_stmt *st = store_stmt(
         s, STMT_INSTANCE_UPDATE,
-        "UPDATE instances SET state = ?, holdout = ?, ended_ms = ?, goal_ms = ?, steps = ?,"
+        "UPDATE instances SET state = ?, holdout = ?, ended_ms = ?, goal_ms = ?, steps = "
+        "?,"
         " pending_kind = ?, pending_event = ?, pending_due_ms = ?, pending_line = ?,"
         " exit_reason = ?, error = ? WHERE id = ?");
     if (!st) return -1;
@@ -102,8 +104,9 @@ int64_t store_instance_next_id(store *s)
 {
     sqlite3_stmt *st;
     int64_t next = -1;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT coalesce(max(id), 0) + 1 FROM instances", -1,
-                           &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(store_db(s), "SELECT coalesce(max(id), 0) + 1 FROM instances",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
         next = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return next;
@@ -111,8 +114,8 @@ int64_t store_instance_next_id(store *s)
 
 int store_instance_load(store *s, int64_t id, instance *out)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_LOAD,
-                                  "SELECT " INSTANCE_COLUMNS " FROM instances WHERE id = ?");
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_INSTANCE_LOAD, "SELECT " INSTANCE_COLUMNS " FROM instances WHERE id = ?");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
@@ -125,14 +128,15 @@ int store_instance_load(store *s, int64_t id, instance *out)
 
 /* Loads each instance the query selects and calls fn.  Ids are collected
  * first: fn may update instances, which would reset the cursor. */
-static int walk_instances(store *s, sqlite3_stmt *st, int (*fn)(void *ctx, instance *inst),
-                          void *ctx)
+static int walk_instances(store *s, sqlite3_stmt *st,
+                          int (*fn)(void *ctx, instance *inst), void *ctx)
 {
     int64_t *ids = NULL;
     int count = 0, cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (count == cap) {
-            int64_t *bigger = realloc(ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *ids);
+            int64_t *bigger =
+                realloc(ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *ids);
             if (!bigger) break;
             ids = bigger;
         }
@@ -166,9 +170,10 @@ int store_instances_live(store *s, const char *profile_id,
 int store_instances_waiting_for(store *s, const char *profile_id, const char *event,
                                 int (*fn)(void *ctx, instance *inst), void *ctx)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCES_WAITING,
-                                  "SELECT id FROM instances WHERE profile_id = ? AND state < 2"
-                                  " AND pending_event = ? ORDER BY id");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_INSTANCES_WAITING,
+                   "SELECT id FROM instances WHERE profile_id = ? AND state < 2"
+                   " AND pending_event = ? ORDER BY id");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
@@ -179,8 +184,8 @@ int store_live_versions(store *s, int (*fn)(void *ctx, const char *hash), void *
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(store_db(s),
-                                "SELECT DISTINCT version FROM instances WHERE state < 2", -1,
-                                &st, NULL);
+                                "SELECT DISTINCT version FROM instances WHERE state < 2",
+                                -1, &st, NULL);
     if (rc != SQLITE_OK) return store_fail(s, "live versions");
     while (!rc && sqlite3_step(st) == SQLITE_ROW)
         rc = fn(ctx, (const char *)sqlite3_column_text(st, 0));
@@ -218,7 +223,8 @@ int store_history_load(store *s, int64_t instance_id, history_entry **entries, i
     sqlite3_bind_int64(st, 1, instance_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*count == cap) {
-            history_entry *bigger = realloc(*entries, (cap = cap ? cap * 2 : 8) * sizeof **entries);
+            history_entry *bigger =
+                realloc(*entries, (cap = cap ? cap * 2 : 8) * sizeof **entries);
             if (!bigger) return store_history_free(*entries, *count), -1;
             *entries = bigger;
         }
@@ -226,13 +232,15 @@ int store_history_load(store *s, int64_t instance_id, history_entry **entries, i
         (*entries)[(*count)++].result = store_column_dup(st, 1);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return store_history_free(*entries, *count), store_fail(s, "history");
+    if (rc != SQLITE_DONE)
+        return store_history_free(*entries, *count), store_fail(s, "history");
     return 0;
 }
 
 void store_history_free(history_entry *entries, int count)
 {
-    for (int i = 0; i < count; i++) free(entries[i].kind), free(entries[i].result);
+    for (int i = 0; i < count; i++)
+        free(entries[i].kind), free(entries[i].result);
     free(entries);
 }
 
@@ -252,8 +260,9 @@ int store_history_append(store *s, int64_t instance_id, int seq, const char *kin
 
 int store_timer_set(store *s, int64_t instance_id, int64_t due_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_SET,
-                                  "INSERT OR IGNORE INTO timers (due_ms, instance_id) VALUES (?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_TIMER_SET,
+                   "INSERT OR IGNORE INTO timers (due_ms, instance_id) VALUES (?, ?)");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, due_ms);
     sqlite3_bind_int64(st, 2, instance_id);
@@ -262,8 +271,8 @@ int store_timer_set(store *s, int64_t instance_id, int64_t due_ms)
 
 int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_CLEAR,
-                                  "DELETE FROM timers WHERE due_ms = ? AND instance_id = ?");
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_TIMER_CLEAR, "DELETE FROM timers WHERE due_ms = ? AND instance_id = ?");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, due_ms);
     sqlite3_bind_int64(st, 2, instance_id);
@@ -272,9 +281,10 @@ int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms)
 
 int store_timer_next(store *s, int64_t now_ms, int64_t *instance_id, int64_t *due_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_NEXT,
-                                  "SELECT instance_id, due_ms FROM timers WHERE due_ms <= ?"
-                                  " ORDER BY due_ms, instance_id LIMIT 1");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_TIMER_NEXT,
+                   "SELECT instance_id, due_ms FROM timers WHERE due_ms <= ?"
+                   " ORDER BY due_ms, instance_id LIMIT 1");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, now_ms);
     int rc = sqlite3_step(st);

@@ -5,14 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-int store_outbox_insert(store *s, const char *key, int64_t instance_id, const char *journey,
-                        const char *profile_id, const char *channel, const char *template_name,
-                        const char *vars_json, int64_t created_ms)
+int store_outbox_insert(store *s, const char *key, int64_t instance_id,
+                        const char *journey, const char *profile_id, const char *channel,
+                        const char *template_name, const char *vars_json,
+                        int64_t created_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_INSERT,
-                                  "INSERT INTO outbox (idempotency_key, instance_id, journey,"
-                                  " profile_id, channel, template, vars, created_ms)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_OUTBOX_INSERT,
+                   "INSERT INTO outbox (idempotency_key, instance_id, journey,"
+                   " profile_id, channel, template, vars, created_ms)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return -1;
     store_bind_text(st, 1, key);
     sqlite3_bind_int64(st, 2, instance_id);
@@ -28,10 +30,11 @@ int store_outbox_insert(store *s, const char *key, int64_t instance_id, const ch
 int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,
                        int *count)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_FETCH,
-                                  "SELECT id, instance_id, created_ms, idempotency_key, journey,"
-                                  " profile_id, channel, template, vars FROM outbox"
-                                  " WHERE status = ? ORDER BY id LIMIT ?");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_OUTBOX_FETCH,
+                   "SELECT id, instance_id, created_ms, idempotency_key, journey,"
+                   " profile_id, channel, template, vars FROM outbox"
+                   " WHERE status = ? ORDER BY id LIMIT ?");
     int rc;
     *count = 0;
     if (!st || !(*out = calloc((size_t)max, sizeof **out))) return -1;
@@ -50,7 +53,8 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
         m->vars_json = store_column_dup(st, 8);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return store_outbox_free(*out, *count), store_fail(s, "outbox");
+    if (rc != SQLITE_DONE)
+        return store_outbox_free(*out, *count), store_fail(s, "outbox");
     return 0;
 }
 
@@ -66,8 +70,9 @@ void store_outbox_free(outbox_message *msgs, int count)
 
 int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_STATUS,
-                                  "UPDATE outbox SET status = ?, updated_ms = ? WHERE id = ?");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_OUTBOX_STATUS,
+                   "UPDATE outbox SET status = ?, updated_ms = ? WHERE id = ?");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, at_ms);
@@ -94,10 +99,11 @@ int store_message_log(store *s, int64_t instance_id, const char *profile_id,
                       const char *journey, const char *channel, const char *template_name,
                       const char *outcome, const char *reason, int64_t at_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_MESSAGE_LOG,
-                                  "INSERT INTO message_log (instance_id, profile_id, journey,"
-                                  " channel, template, outcome, reason, at_ms)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_MESSAGE_LOG,
+                   "INSERT INTO message_log (instance_id, profile_id, journey,"
+                   " channel, template, outcome, reason, at_ms)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, instance_id);
     store_bind_text(st, 2, profile_id);

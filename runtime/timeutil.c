@@ -80,12 +80,18 @@ void time_format_iso8601(int64_t ms, char *buf)
 static int64_t unit_ms(char unit)
 {
     switch (unit) {
-    case 's': return 1000;
-    case 'm': return 60 * 1000;
-    case 'h': return 3600 * 1000;
-    case 'd': return 86400 * 1000LL;
-    case 'w': return 7 * 86400 * 1000LL;
-    default: return 0;
+    case 's':
+        return 1000;
+    case 'm':
+        return 60 * 1000;
+    case 'h':
+        return 3600 * 1000;
+    case 'd':
+        return 86400 * 1000LL;
+    case 'w':
+        return 7 * 86400 * 1000LL;
+    default:
+        return 0;
     }
 }
 

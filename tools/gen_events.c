@@ -40,7 +40,8 @@ static uint64_t rng_next(struct rng *r)
 
 static struct rng rng_for(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    struct rng r = {seed ^ (stream * 0xD1B54A32D192ED03ULL) ^ (index * 0x9E3779B97F4A7C15ULL)};
+    struct rng r = {seed ^ (stream * 0xD1B54A32D192ED03ULL) ^
+                    (index * 0x9E3779B97F4A7C15ULL)};
     rng_next(&r);
     return r;
 }
@@ -69,16 +70,22 @@ struct product {
 };
 
 static const struct product CATALOG[] = {
-    {"SKU-1001", "Trail Runner Shoes", 8900},  {"SKU-1002", "Merino Wool Socks", 1800},
-    {"SKU-1003", "Rain Shell Jacket", 14900},  {"SKU-1004", "Insulated Water Bottle", 2900},
-    {"SKU-1005", "Canvas Daypack", 5900},      {"SKU-1006", "Packable Down Vest", 11900},
-    {"SKU-1007", "Running Cap", 2200},         {"SKU-1008", "Headlamp 300", 3900},
-    {"SKU-1009", "Cork Yoga Mat", 4900},       {"SKU-1010", "Enamel Camp Mug", 1400},
-    {"SKU-1011", "Fleece Pullover", 6900},     {"SKU-1012", "Trekking Poles", 9900},
+    {"SKU-1001", "Trail Runner Shoes", 8900},
+    {"SKU-1002", "Merino Wool Socks", 1800},
+    {"SKU-1003", "Rain Shell Jacket", 14900},
+    {"SKU-1004", "Insulated Water Bottle", 2900},
+    {"SKU-1005", "Canvas Daypack", 5900},
+    {"SKU-1006", "Packable Down Vest", 11900},
+    {"SKU-1007", "Running Cap", 2200},
+    {"SKU-1008", "Headlamp 300", 3900},
+    {"SKU-1009", "Cork Yoga Mat", 4900},
+    {"SKU-1010", "Enamel Camp Mug", 1400},
+    {"SKU-1011", "Fleece Pullover", 6900},
+    {"SKU-1012", "Trekking Poles", 9900},
 };
 static const char *const FIRST_NAMES[] = {
-    "Ada", "Ben", "Chloe", "Diego", "Emma", "Farid", "Grace", "Hiro",
-    "Ines", "Jonas", "Kemi", "Liam", "Maya", "Noor", "Oscar", "Priya",
+    "Ada",  "Ben",   "Chloe", "Diego", "Emma", "Farid", "Grace", "Hiro",
+    "Ines", "Jonas", "Kemi",  "Liam",  "Maya", "Noor",  "Oscar", "Priya",
 };
 static const char *const PLANS[] = {"free", "free", "basic", "pro"};
 static const char *const TIMEZONES[] = {
@@ -91,7 +98,14 @@ static const char *const SIGNUP_METHODS[] = {"email", "google", "apple"};
 
 /* ---- compact event records -------------------------------------------- */
 
-enum event_kind { IDENTIFY, SIGNED_UP, PRODUCT_VIEWED, PRODUCT_ADDED, CHECKOUT_STARTED, ORDER_COMPLETED };
+enum event_kind {
+    IDENTIFY,
+    SIGNED_UP,
+    PRODUCT_VIEWED,
+    PRODUCT_ADDED,
+    CHECKOUT_STARTED,
+    ORDER_COMPLETED
+};
 
 struct cart {
     uint8_t count;
@@ -122,7 +136,8 @@ struct event_list {
 };
 
 /* Appends an event for `user` at offset `at_ms` and returns it for details. */
-static struct event_rec *emit(struct event_list *list, uint32_t user, int64_t at_ms, enum event_kind kind)
+static struct event_rec *emit(struct event_list *list, uint32_t user, int64_t at_ms,
+                              enum event_kind kind)
 {
     if (list->count == list->capacity) {
         fprintf(stderr, "gen_events: internal error: event budget exceeded\n");
@@ -181,7 +196,8 @@ static void cart_put(struct cart *cart, uint8_t product, uint8_t qty)
             return;
         }
     }
-    if (cart->count == MAX_CART_ITEMS) cart->count = 0; /* starts over with a fresh cart */
+    if (cart->count == MAX_CART_ITEMS)
+        cart->count = 0; /* starts over with a fresh cart */
     cart->product[cart->count] = product;
     cart->quantity[cart->count] = qty;
     cart->count++;
@@ -211,7 +227,8 @@ static void identify(struct journey *j)
 
 static void signed_up(struct journey *j)
 {
-    journey_emit(j, SIGNED_UP, rng_between(&j->rng, 2 * MS_PER_SECOND, 30 * MS_PER_SECOND));
+    journey_emit(j, SIGNED_UP,
+                 rng_between(&j->rng, 2 * MS_PER_SECOND, 30 * MS_PER_SECOND));
     j->out->items[j->out->count - 1].detail.signup_method =
         (uint8_t)rng_below(&j->rng, COUNT_OF(SIGNUP_METHODS));
 }
@@ -223,12 +240,15 @@ static void browse_sessions(struct journey *j, uint64_t events)
     while (events > 0) {
         uint64_t visit = 1 + rng_below(&j->rng, MAX_EVENTS_PER_BROWSE_SESSION);
         if (visit > events) visit = events;
-        if (!first_visit) j->now_ms += rng_between(&j->rng, 2 * MS_PER_HOUR, 2 * MS_PER_DAY);
+        if (!first_visit)
+            j->now_ms += rng_between(&j->rng, 2 * MS_PER_HOUR, 2 * MS_PER_DAY);
         first_visit = 0;
         view_product(j);
         for (uint64_t i = 1; i < visit; i++) {
-            if (rng_percent(&j->rng, 25)) add_product(j);
-            else view_product(j);
+            if (rng_percent(&j->rng, 25))
+                add_product(j);
+            else
+                view_product(j);
         }
         events -= visit;
     }
@@ -241,8 +261,10 @@ static void checkout_session(struct journey *j, uint64_t views)
     j->cart.count = 0;
     j->last_viewed = (uint8_t)rng_below(&j->rng, COUNT_OF(CATALOG));
     for (uint64_t i = 0; i < views; i++) {
-        if (i > 0 && rng_percent(&j->rng, 30)) add_product(j);
-        else view_product(j);
+        if (i > 0 && rng_percent(&j->rng, 30))
+            add_product(j);
+        else
+            view_product(j);
     }
     add_product(j);
     journey_emit(j, CHECKOUT_STARTED, click_gap(j));
@@ -260,11 +282,16 @@ struct plan {
 static uint64_t core_events(enum journey_kind kind, int late_order)
 {
     switch (kind) {
-    case BUYER: return 3;
-    case ABANDONER: return 2 + (uint64_t)late_order;
-    case REENTRY: return 4;
-    case BROWSER: return 1;
-    default: return 0;
+    case BUYER:
+        return 3;
+    case ABANDONER:
+        return 2 + (uint64_t)late_order;
+    case REENTRY:
+        return 4;
+    case BROWSER:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -297,7 +324,8 @@ static uint64_t views_in_session(struct rng *r, uint64_t *extras)
 /* Re-entry: abandons, browses a little, abandons again 8-10 days later. */
 static void abandon_again(struct journey *j, uint64_t views, uint64_t browse_events)
 {
-    int64_t second_checkout_ms = j->now_ms + rng_between(&j->rng, 8 * MS_PER_DAY, 10 * MS_PER_DAY);
+    int64_t second_checkout_ms =
+        j->now_ms + rng_between(&j->rng, 8 * MS_PER_DAY, 10 * MS_PER_DAY);
     if (browse_events > 0) {
         j->now_ms += rng_between(&j->rng, 2 * MS_PER_HOUR, 2 * MS_PER_DAY);
         browse_sessions(j, browse_events);
@@ -324,9 +352,11 @@ static void run_plan(struct journey *j, struct plan p)
     }
     checkout_session(j, first_views);
     if (p.kind == BUYER)
-        journey_emit(j, ORDER_COMPLETED, rng_between(&j->rng, 2 * MS_PER_MINUTE, 25 * MS_PER_MINUTE));
+        journey_emit(j, ORDER_COMPLETED,
+                     rng_between(&j->rng, 2 * MS_PER_MINUTE, 25 * MS_PER_MINUTE));
     if (p.late_order)
-        journey_emit(j, ORDER_COMPLETED, rng_between(&j->rng, 1 * MS_PER_DAY, 2 * MS_PER_DAY));
+        journey_emit(j, ORDER_COMPLETED,
+                     rng_between(&j->rng, 1 * MS_PER_DAY, 2 * MS_PER_DAY));
     if (p.kind == REENTRY) abandon_again(j, second_views, p.extras);
 }
 
@@ -338,13 +368,15 @@ static uint64_t user_budget(const struct options *o, uint64_t u)
 {
     uint64_t base = o->events / o->users, remainder = o->events % o->users;
     uint64_t pair = u / 2, even = pair * 2, odd = even + 1;
-    uint64_t even_budget = base + (even < remainder), odd_budget = base + (odd < remainder);
+    uint64_t even_budget = base + (even < remainder),
+             odd_budget = base + (odd < remainder);
     if (odd >= o->users) return even_budget;
     uint64_t smaller = even_budget < odd_budget ? even_budget : odd_budget;
     int64_t room = smaller > 5 ? (int64_t)(smaller - 5) : 0;
     struct rng r = rng_for(o->seed, 2, pair);
     int64_t shift = room > 0 ? rng_between(&r, -room, room) : 0;
-    return u == even ? (uint64_t)((int64_t)even_budget + shift) : (uint64_t)((int64_t)odd_budget - shift);
+    return u == even ? (uint64_t)((int64_t)even_budget + shift)
+                     : (uint64_t)((int64_t)odd_budget - shift);
 }
 
 /* Moves the user's events (offsets from 0) to absolute times in the window;
@@ -358,18 +390,23 @@ static void place_in_window(struct journey *j, const struct options *o)
     int64_t offset_ms = 0;
     if (span_ms >= window_ms) {
         double squeeze = (double)(window_ms - 1) / (double)span_ms;
-        for (size_t i = 0; i < count; i++) first[i].at_ms = (int64_t)((double)first[i].at_ms * squeeze);
+        for (size_t i = 0; i < count; i++)
+            first[i].at_ms = (int64_t)((double)first[i].at_ms * squeeze);
     } else {
         offset_ms = (int64_t)rng_below(&j->rng, (uint64_t)(window_ms - span_ms));
     }
-    for (size_t i = 0; i < count; i++) first[i].at_ms += o->start_ms + offset_ms;
+    for (size_t i = 0; i < count; i++)
+        first[i].at_ms += o->start_ms + offset_ms;
 }
 
 static void generate_user(struct event_list *out, const struct options *o, uint64_t u)
 {
     uint64_t budget = user_budget(o, u);
     if (budget == 0) return;
-    struct journey j = {.rng = rng_for(o->seed, 1, u), .out = out, .first = out->count, .user = (uint32_t)u};
+    struct journey j = {.rng = rng_for(o->seed, 1, u),
+                        .out = out,
+                        .first = out->count,
+                        .user = (uint32_t)u};
     struct plan p = choose_plan(&j.rng, budget - 1, o->days);
     run_plan(&j, p);
     place_in_window(&j, o);
@@ -429,7 +466,8 @@ static void print_money(FILE *out, long cents)
 static long cart_total_cents(const struct cart *c)
 {
     long total = 0;
-    for (int i = 0; i < c->count; i++) total += (long)CATALOG[c->product[i]].price_cents * c->quantity[i];
+    for (int i = 0; i < c->count; i++)
+        total += (long)CATALOG[c->product[i]].price_cents * c->quantity[i];
     return total;
 }
 
@@ -437,7 +475,8 @@ static long cart_total_cents(const struct cart *c)
 static void print_product_fields(FILE *out, uint8_t product)
 {
     const struct product *p = &CATALOG[product];
-    fprintf(out, "{\"product_id\":\"p%s\",\"sku\":\"%s\",\"name\":\"%s\",\"price\":", p->sku + 4, p->sku, p->name);
+    fprintf(out, "{\"product_id\":\"p%s\",\"sku\":\"%s\",\"name\":\"%s\",\"price\":",
+            p->sku + 4, p->sku, p->name);
     print_money(out, p->price_cents);
 }
 
@@ -456,8 +495,9 @@ static void print_cart(FILE *out, const struct cart *c)
 
 static void print_identify_traits(FILE *out, const struct traits *t)
 {
-    fprintf(out, ",\"traits\":{\"first_name\":\"%s\",\"plan\":\"%s\",\"timezone\":\"%s\","
-                 "\"consent\":{\"sms\":%s,\"email\":true}}}\n",
+    fprintf(out,
+            ",\"traits\":{\"first_name\":\"%s\",\"plan\":\"%s\",\"timezone\":\"%s\","
+            "\"consent\":{\"sms\":%s,\"email\":true}}}\n",
             FIRST_NAMES[t->first_name], PLANS[t->plan], TIMEZONES[t->timezone],
             t->sms_consent ? "true" : "false");
 }
@@ -466,7 +506,9 @@ static void print_track_properties(FILE *out, const struct event_rec *e, int id_
 {
     fputs(",\"properties\":", out);
     switch (e->kind) {
-    case SIGNED_UP: fprintf(out, "{\"method\":\"%s\"}", SIGNUP_METHODS[e->detail.signup_method]); break;
+    case SIGNED_UP:
+        fprintf(out, "{\"method\":\"%s\"}", SIGNUP_METHODS[e->detail.signup_method]);
+        break;
     case PRODUCT_VIEWED:
         print_product_fields(out, e->detail.cart.product[0]);
         fputc('}', out);
@@ -475,9 +517,13 @@ static void print_track_properties(FILE *out, const struct event_rec *e, int id_
         print_product_fields(out, e->detail.cart.product[0]);
         fprintf(out, ",\"quantity\":%d}", e->detail.cart.quantity[0]);
         break;
-    case CHECKOUT_STARTED: print_cart(out, &e->detail.cart); break;
+    case CHECKOUT_STARTED:
+        print_cart(out, &e->detail.cart);
+        break;
     default:
-        fprintf(out, "{\"order_id\":\"o%0*" PRIu32 "-%" PRIu32 "\",\"revenue\":", id_width, e->user, e->seq);
+        fprintf(out,
+                "{\"order_id\":\"o%0*" PRIu32 "-%" PRIu32 "\",\"revenue\":", id_width,
+                e->user, e->seq);
         print_money(out, cart_total_cents(&e->detail.cart));
         fputs(",\"currency\":\"USD\"}", out);
     }
@@ -485,21 +531,30 @@ static void print_track_properties(FILE *out, const struct event_rec *e, int id_
 }
 
 static const char *const EVENT_NAMES[] = {
-    [SIGNED_UP] = "Signed Up", [PRODUCT_VIEWED] = "Product Viewed", [PRODUCT_ADDED] = "Product Added",
-    [CHECKOUT_STARTED] = "Checkout Started", [ORDER_COMPLETED] = "Order Completed",
+    [SIGNED_UP] = "Signed Up",
+    [PRODUCT_VIEWED] = "Product Viewed",
+    [PRODUCT_ADDED] = "Product Added",
+    [CHECKOUT_STARTED] = "Checkout Started",
+    [ORDER_COMPLETED] = "Order Completed",
 };
 
 static void print_event(FILE *out, const struct event_rec *e, uint64_t seed, int id_width)
 {
-    if (e->kind == IDENTIFY) fputs("{\"type\":\"identify\"", out);
-    else fprintf(out, "{\"type\":\"track\",\"event\":\"%s\"", EVENT_NAMES[e->kind]);
-    fprintf(out, ",\"messageId\":\"gen-%" PRIu64 "-%0*" PRIu32 "-%" PRIu32 "\",\"userId\":\"u%0*" PRIu32 "\",",
+    if (e->kind == IDENTIFY)
+        fputs("{\"type\":\"identify\"", out);
+    else
+        fprintf(out, "{\"type\":\"track\",\"event\":\"%s\"", EVENT_NAMES[e->kind]);
+    fprintf(out,
+            ",\"messageId\":\"gen-%" PRIu64 "-%0*" PRIu32 "-%" PRIu32
+            "\",\"userId\":\"u%0*" PRIu32 "\",",
             seed, id_width, e->user, e->seq, id_width, e->user);
     fputs("\"timestamp\":\"", out);
     print_timestamp(out, e->at_ms);
     fputc('"', out);
-    if (e->kind == IDENTIFY) print_identify_traits(out, &e->detail.traits);
-    else print_track_properties(out, e, id_width);
+    if (e->kind == IDENTIFY)
+        print_identify_traits(out, &e->detail.traits);
+    else
+        print_track_properties(out, e, id_width);
 }
 
 /* ---- command line ------------------------------------------------------ */
@@ -512,13 +567,17 @@ static void usage(const char *why)
     exit(2);
 }
 
-static uint64_t parse_count(const char *text, const char *flag, uint64_t min, uint64_t max)
+static uint64_t parse_count(const char *text, const char *flag, uint64_t min,
+                            uint64_t max)
 {
     char *end;
     errno = 0;
     unsigned long long value = text ? strtoull(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || text[0] == '-' || value < min || value > max) {
-        fprintf(stderr, "gen_events: %s needs a whole number from %" PRIu64 " to %" PRIu64 "\n", flag, min, max);
+    if (!text || errno || end == text || *end || text[0] == '-' || value < min ||
+        value > max) {
+        fprintf(stderr,
+                "gen_events: %s needs a whole number from %" PRIu64 " to %" PRIu64 "\n",
+                flag, min, max);
         exit(2);
     }
     return value;
@@ -528,15 +587,17 @@ static uint64_t parse_count(const char *text, const char *flag, uint64_t min, ui
 static int64_t parse_start(const char *text)
 {
     int year, month, day, hour, minute, second, millis = 0, used = 0;
-    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &used) != 6)
+    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour,
+                        &minute, &second, &used) != 6)
         usage("--start must look like 2026-11-02T00:00:00Z");
     const char *rest = text + used;
     if (rest[0] == '.' && sscanf(rest, ".%3d%n", &millis, &used) == 1) rest += used;
-    if (strcmp(rest, "Z") != 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-        minute > 59 || second > 59 || year < 1970)
+    if (strcmp(rest, "Z") != 0 || month < 1 || month > 12 || day < 1 || day > 31 ||
+        hour > 23 || minute > 59 || second > 59 || year < 1970)
         usage("--start must be a UTC time like 2026-11-02T00:00:00Z");
     int64_t days = days_from_civil(year, month, day);
-    return days * MS_PER_DAY + hour * MS_PER_HOUR + minute * MS_PER_MINUTE + second * MS_PER_SECOND + millis;
+    return days * MS_PER_DAY + hour * MS_PER_HOUR + minute * MS_PER_MINUTE +
+           second * MS_PER_SECOND + millis;
 }
 
 static struct options parse_options(int argc, char **argv)
@@ -545,34 +606,46 @@ static struct options parse_options(int argc, char **argv)
     int have_users = 0, have_events = 0, have_seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(flag, "--users") == 0) o.users = parse_count(value, flag, 1, UINT32_MAX), have_users = 1;
-        else if (strcmp(flag, "--events") == 0) o.events = parse_count(value, flag, 0, 500000000), have_events = 1;
-        else if (strcmp(flag, "--seed") == 0) o.seed = parse_count(value, flag, 0, UINT64_MAX), have_seed = 1;
-        else if (strcmp(flag, "--start") == 0) o.start_ms = parse_start(value);
-        else if (strcmp(flag, "--days") == 0) o.days = (int64_t)parse_count(value, flag, 1, 3650);
-        else if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) usage(NULL);
-        else usage("unknown argument");
+        if (strcmp(flag, "--users") == 0)
+            o.users = parse_count(value, flag, 1, UINT32_MAX), have_users = 1;
+        else if (strcmp(flag, "--events") == 0)
+            o.events = parse_count(value, flag, 0, 500000000), have_events = 1;
+        else if (strcmp(flag, "--seed") == 0)
+            o.seed = parse_count(value, flag, 0, UINT64_MAX), have_seed = 1;
+        else if (strcmp(flag, "--start") == 0)
+            o.start_ms = parse_start(value);
+        else if (strcmp(flag, "--days") == 0)
+            o.days = (int64_t)parse_count(value, flag, 1, 3650);
+        else if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0)
+            usage(NULL);
+        else
+            usage("unknown argument");
         i++;
     }
-    if (!have_users || !have_events || !have_seed) usage("--users, --events and --seed are required");
+    if (!have_users || !have_events || !have_seed)
+        usage("--users, --events and --seed are required");
     return o;
 }
 
 int main(int argc, char **argv)
 {
     struct options o = parse_options(argc, argv);
-    struct event_list events = {calloc(o.events ? o.events : 1, sizeof(struct event_rec)), 0, o.events};
+    struct event_list events = {calloc(o.events ? o.events : 1, sizeof(struct event_rec)),
+                                0, o.events};
     if (!events.items) {
         fprintf(stderr, "gen_events: out of memory for %" PRIu64 " events\n", o.events);
         return 1;
     }
-    for (uint64_t u = 0; u < o.users && events.count < o.events; u++) generate_user(&events, &o, u);
+    for (uint64_t u = 0; u < o.users && events.count < o.events; u++)
+        generate_user(&events, &o, u);
     qsort(events.items, events.count, sizeof(struct event_rec), by_time_then_user);
     int id_width = 5;
-    for (uint64_t n = o.users - 1; n >= 100000; n /= 10) id_width++;
+    for (uint64_t n = o.users - 1; n >= 100000; n /= 10)
+        id_width++;
     static char buffer[1 << 16];
     setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
-    for (size_t i = 0; i < events.count; i++) print_event(stdout, &events.items[i], o.seed, id_width);
+    for (size_t i = 0; i < events.count; i++)
+        print_event(stdout, &events.items[i], o.seed, id_width);
     free(events.items);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("gen_events: stdout");
