@@ -19,6 +19,7 @@ struct engine {
     int live_count;
     int64_t now_ms;           /* event clock */
     int64_t next_instance_id; /* new instances are saved once, after their first step */
+    int64_t next_due;         /* no timer is due before this (a lower bound) */
 };
 
 #define CLOCK_KEY "event_clock_ms"
@@ -37,6 +38,7 @@ engine *engine_new(store *s, host *h, engine_options options, engine_stats *stat
     engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->store = s, e->host = h, e->options = options, e->stats = stats;
+    e->next_due = INT64_MIN; /* unknown: look */
     if (!e->options.consent_default) e->options.consent_default = "opt_in";
     if (store_meta_get(s, CLOCK_KEY, &e->now_ms) < 0 ||
         (e->next_instance_id = store_instance_next_id(s)) < 0 ||
@@ -126,6 +128,7 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
     case ACT_SUSPENDED:
         in->state = INSTANCE_WAITING;
         if (store_timer_set(e->store, in->id, in->pending_due_ms)) return -1;
+        if (in->pending_due_ms < e->next_due) e->next_due = in->pending_due_ms;
         break;
     case ACT_COMPLETED:
         finish(e, in, INSTANCE_COMPLETED, now);
@@ -144,7 +147,8 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
 int engine_advance(engine *e, int64_t now_ms)
 {
     int64_t id, due;
-    int found;
+    int found = 0;
+    if (now_ms < e->next_due) goto done; /* nothing can be due yet */
     while ((found = store_timer_next(e->store, now_ms, &id, &due)) == 1) {
         instance in = {0};
         char err[300];
@@ -164,6 +168,8 @@ int engine_advance(engine *e, int64_t now_ms)
         store_instance_free(&in);
         if (rc) return -1;
     }
+    if (found == 0) e->next_due = store_timer_earliest(e->store);
+done:
     if (e->options.event_clock && now_ms > e->now_ms) e->now_ms = now_ms;
     return found < 0 ? -1 : 0;
 }

@@ -114,6 +114,8 @@ int store_history_append(store *s, int64_t instance_id, int seq, const char *kin
 /* Timers: at most one per instance. */
 int store_timer_set(store *s, int64_t instance_id, int64_t due_ms);
 int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms);
+/* The due time of the earliest timer, or INT64_MAX when there is none. */
+int64_t store_timer_earliest(store *s);
 /* The earliest timer due at or before now: 1 found, 0 none. */
 int store_timer_next(store *s, int64_t now_ms, int64_t *instance_id, int64_t *due_ms);
 

@@ -279,6 +279,16 @@ int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms)
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "clear timer");
 }
 
+int64_t store_timer_earliest(store *s)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_EARLIEST, "SELECT min(due_ms) FROM timers");
+    int64_t due = INT64_MAX;
+    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        due = sqlite3_column_int64(st, 0);
+    if (st) sqlite3_reset(st);
+    return due;
+}
+
 int store_timer_next(store *s, int64_t now_ms, int64_t *instance_id, int64_t *due_ms)
 {
     sqlite3_stmt *st =

@@ -12,7 +12,7 @@ static const char *const store_migrations[] = {
     "  id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
     "  name TEXT, profile_id TEXT NOT NULL, user_id TEXT, anonymous_id TEXT,"
     "  ts_ms INTEGER NOT NULL, body TEXT NOT NULL);"
-    "CREATE INDEX events_by_profile ON events (profile_id, name, ts_ms);"
+    "CREATE INDEX events_by_profile ON events (profile_id, ts_ms);"
     "CREATE TABLE recipe_versions ("
     "  hash TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL,"
     "  source TEXT NOT NULL, first_loaded_ms INTEGER NOT NULL) WITHOUT ROWID;"
