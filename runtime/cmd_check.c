@@ -9,34 +9,26 @@
 static const char *state_names[] = {"running", "waiting", "completed", "exited",
                                     "failed"};
 
+static void print_row(void *ctx, const census_row *row)
+{
+    int *rows = ctx;
+    char step[256] = "-";
+    if (!(*rows)++)
+        printf("%-24s %-12s %-10s %-44s %8s\n", "journey", "version", "state", "step",
+               "count");
+    if (row->pending_kind && row->pending_kind[0])
+        snprintf(step, sizeof step, "j:%s at %s:%d", row->pending_kind,
+                 row->path ? row->path : "?", row->pending_line);
+    printf("%-24s %-12s %-10s %-44s %8lld\n", row->journey, row->version,
+           row->state >= 0 && row->state <= 4 ? state_names[row->state] : "?", step,
+           (long long)row->count);
+}
+
 static void print_census(store *s)
 {
-    sqlite3_stmt *st;
-    const char *sql =
-        "SELECT i.journey, substr(i.version, 1, 12), v.path, i.state,"
-        " coalesce(i.pending_kind, ''), i.pending_line, count(*)"
-        " FROM instances i LEFT JOIN recipe_versions v ON v.hash = i.version"
-        " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 4, 6";
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return;
     int rows = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (!rows++)
-            printf("%-24s %-12s %-10s %-44s %8s\n", "journey", "version", "state", "step",
-                   "count");
-        int state = sqlite3_column_int(st, 3);
-        char step[256] = "-";
-        if (sqlite3_column_bytes(st, 4))
-            snprintf(step, sizeof step, "j:%s at %s:%d", sqlite3_column_text(st, 4),
-                     sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2)
-                                                : "?",
-                     sqlite3_column_int(st, 5));
-        printf("%-24s %-12s %-10s %-44s %8lld\n", sqlite3_column_text(st, 0),
-               sqlite3_column_text(st, 1),
-               state >= 0 && state <= 4 ? state_names[state] : "?", step,
-               (long long)sqlite3_column_int64(st, 6));
-    }
+    store_instance_census(s, print_row, &rows);
     if (!rows) printf("no journey instances yet\n");
-    sqlite3_finalize(st);
 }
 
 int cmd_check(cli *c)

@@ -77,18 +77,6 @@ int cli_load_recipes(cli *c, host *h, engine *e)
     return 0;
 }
 
-static long live_instances(store *s)
-{
-    sqlite3_stmt *st;
-    long n = 0;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT count(*) FROM instances WHERE state < 2",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 void cli_print_summary(const cli *c, const engine_stats *st, store *s)
 {
     if (c->quiet) return;
@@ -97,8 +85,8 @@ void cli_print_summary(const cli *c, const engine_stats *st, store *s)
            "messages %ld delivered, 0 suppressed, 0 deferred, %ld holdout, %ld failed\n",
            st->events_accepted, st->events_rejected, st->events_duplicate,
            st->journeys_started, st->journeys_exited, st->journeys_completed,
-           st->journeys_failed, live_instances(s), st->messages_delivered,
-           st->sends.messages_holdout, st->messages_failed);
+           st->journeys_failed, (long)store_instances_live_count(s),
+           st->messages_delivered, st->sends.messages_holdout, st->messages_failed);
     if (c->verbose) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -160,6 +160,17 @@ int store_rollback(store *s)
     return exec_cached(s, STMT_ROLLBACK, "ROLLBACK");
 }
 
+int64_t store_scalar(store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t value = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, sql);
+    if (sqlite3_step(st) == SQLITE_ROW) value = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return value;
+}
+
 int store_meta_get(store *s, const char *key, int64_t *value)
 {
     sqlite3_stmt *st =

@@ -53,6 +53,9 @@ int store_begin(store *s);
 int store_commit(store *s);
 int store_rollback(store *s);
 
+/* The integer of a one-row, one-column query (a count, a max), or -1. */
+int64_t store_scalar(store *s, const char *sql);
+
 /* Key/value metadata (the event clock, the file channel's offset). */
 int store_meta_get(store *s, const char *key, int64_t *value); /* 1 found, 0 not */
 int store_meta_set(store *s, const char *key, int64_t value);
@@ -86,6 +89,18 @@ int store_recipe_get(store *s, const char *hash, char **source, char **path);
 int store_instance_insert(store *s, instance *inst);
 /* The id the next inserted instance would get (max + 1), or -1. */
 int64_t store_instance_next_id(store *s);
+/* How many instances are running or waiting. */
+int64_t store_instances_live_count(store *s);
+
+/* One row of the census `nudge check` shows: instances per journey,
+ * recipe version, state and step. */
+typedef struct census_row {
+    const char *journey, *version, *path, *pending_kind;
+    int state, pending_line;
+    int64_t count;
+} census_row;
+int store_instance_census(store *s, void (*fn)(void *ctx, const census_row *row),
+                          void *ctx);
 int store_instance_update(store *s, const instance *inst);
 int store_instance_load(store *s, int64_t id, instance *out); /* 1 found, 0 not */
 void store_instance_free(instance *inst);

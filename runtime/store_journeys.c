@@ -102,14 +102,37 @@ int store_instance_update(store *s, const instance *in)
 
 int64_t store_instance_next_id(store *s)
 {
+    return store_scalar(s, "SELECT coalesce(max(id), 0) + 1 FROM instances");
+}
+
+int64_t store_instances_live_count(store *s)
+{
+    return store_scalar(s, "SELECT count(*) FROM instances WHERE state < 2");
+}
+
+int store_instance_census(store *s, void (*fn)(void *ctx, const census_row *row),
+                          void *ctx)
+{
     sqlite3_stmt *st;
-    int64_t next = -1;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT coalesce(max(id), 0) + 1 FROM instances",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        next = sqlite3_column_int64(st, 0);
+    const char *sql =
+        "SELECT i.journey, substr(i.version, 1, 12), v.path, i.state,"
+        " coalesce(i.pending_kind, ''), i.pending_line, count(*)"
+        " FROM instances i LEFT JOIN recipe_versions v ON v.hash = i.version"
+        " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 4, 6";
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "census");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        census_row row = {(const char *)sqlite3_column_text(st, 0),
+                          (const char *)sqlite3_column_text(st, 1),
+                          (const char *)sqlite3_column_text(st, 2),
+                          (const char *)sqlite3_column_text(st, 4),
+                          sqlite3_column_int(st, 3),
+                          sqlite3_column_int(st, 5),
+                          sqlite3_column_int64(st, 6)};
+        fn(ctx, &row);
+    }
     sqlite3_finalize(st);
-    return next;
+    return 0;
 }
 
 int store_instance_load(store *s, int64_t id, instance *out)
@@ -281,7 +304,8 @@ int store_timer_clear(store *s, int64_t instance_id, int64_t due_ms)
 
 int64_t store_timer_earliest(store *s)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_TIMER_EARLIEST, "SELECT min(due_ms) FROM timers");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_TIMER_EARLIEST, "SELECT min(due_ms) FROM timers");
     int64_t due = INT64_MAX;
     if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         due = sqlite3_column_int64(st, 0);
