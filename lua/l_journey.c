@@ -274,7 +274,7 @@ static int handle_index(lua_State *L)
     if (strcmp(key, "trigger") == 0) { /* decoded on first use */
         handle *h = luaL_checkudata(L, 1, HANDLE);
         if (lua_getiuservalue(L, 1, 1) == LUA_TNIL && h->a) {
-            l_push_json_text(L, h->a->inst->trigger_json);
+            l_push_json_text(L, act_trigger_json(h->a));
             lua_pushvalue(L, -1);
             lua_setiuservalue(L, 1, 1);
         }

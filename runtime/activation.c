@@ -81,6 +81,13 @@ int act_unblock(activation *a)
     return rc;
 }
 
+const char *act_trigger_json(activation *a)
+{
+    instance *in = a->inst;
+    if (!in->trigger_json) in->trigger_json = store_event_body(a->store, in->trigger_event_id);
+    return in->trigger_json;
+}
+
 static char *status_json(const char *status, const char *reason)
 {
     cJSON *o = cJSON_CreateObject();

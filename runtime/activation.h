@@ -54,6 +54,10 @@ enum act_block act_block(activation *a, const char *kind, int64_t wait_ms,
 /* Clears the pending call once its result is recorded. */
 int act_unblock(activation *a);
 
+/* The trigger event's JSON text, read from the store on first use; NULL
+ * if it is gone. */
+const char *act_trigger_json(activation *a);
+
 /* j:send: queues the message (or records the holdout) and writes the JSON
  * status into result (malloc'd). */
 int act_send(activation *a, const char *channel, const char *template_name,

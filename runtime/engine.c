@@ -184,6 +184,7 @@ static int listed(char **names, int count, const char *name)
 typedef struct routing {
     engine *e;
     const nudge_event *ev;
+    int64_t event_id; /* its row in the events table */
     const char *name; /* the track event's name, else the event type */
     const char *json;
 } routing;
@@ -250,7 +251,7 @@ static int start_instance(engine *e, recipe *r, routing *rt)
                    .profile_id = strdup(profile_id),
                    .state = INSTANCE_RUNNING,
                    .started_ms = now,
-                   .trigger_json = strdup(rt->json),
+                   .trigger_event_id = rt->event_id, .trigger_json = strdup(rt->json),
                    .holdout =
                        act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
     e->stats->journeys_started++;
@@ -292,7 +293,7 @@ int engine_event(engine *e, const nudge_event *ev)
         goto done;
     }
     if (!strcmp(ev->type, "identify") && apply_identify(e, ev)) goto done;
-    routing rt = {e, ev, route_name(ev), json};
+    routing rt = {e, ev, store_last_insert_id(e->store), route_name(ev), json};
     if (host_watches(e->host, rt.name))
         rc = store_instances_live(e->store, ev->profile_id, route_to_instance, &rt);
     else

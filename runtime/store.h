@@ -30,7 +30,8 @@ typedef struct instance {
     int state;                             /* enum instance_state */
     int holdout;                           /* 1: control group, sends are not queued */
     int64_t started_ms, ended_ms, goal_ms; /* 0 when not (yet) */
-    char *trigger_json;                    /* the event that started it */
+    int64_t trigger_event_id; /* the events row that started it */
+    char *trigger_json;       /* its text once read (activation.c); not stored */
     int steps;                             /* history entries recorded so far */
     char *pending_kind;                    /* "wait", "wait_for" or NULL */
     char *pending_event;                   /* event awaited by wait_for, or NULL */
@@ -65,6 +66,11 @@ int store_event_insert(store *s, const char *message_id, const char *type,
                        const char *name, const char *profile_id, const char *user_id,
                        const char *anonymous_id, int64_t ts_ms, const char *json,
                        int json_len);
+
+/* The rowid of the event last inserted on this connection. */
+int64_t store_last_insert_id(store *s);
+/* An event's JSON text (malloc'd), or NULL. */
+char *store_event_body(store *s, int64_t event_id);
 
 /* Profiles: record first/last activity times on the profile row; merge
  * identify traits (a JSON object). */

@@ -30,6 +30,21 @@ int store_event_insert(store *s, const char *message_id, const char *type,
     return sqlite3_changes(store_db(s)) ? 1 : 0;
 }
 
+int64_t store_last_insert_id(store *s)
+{
+    return sqlite3_last_insert_rowid(store_db(s));
+}
+
+char *store_event_body(store *s, int64_t event_id)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_EVENT_BODY, "SELECT body FROM events WHERE id = ?");
+    if (!st) return NULL;
+    sqlite3_bind_int64(st, 1, event_id);
+    char *body = sqlite3_step(st) == SQLITE_ROW ? store_column_dup(st, 0) : NULL;
+    sqlite3_reset(st);
+    return body;
+}
+
 int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms)
 {
     sqlite3_stmt *st = store_stmt(

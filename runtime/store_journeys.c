@@ -7,7 +7,7 @@
 
 #define INSTANCE_COLUMNS                                                                 \
     "id, journey, version, profile_id, state, holdout, started_ms, ended_ms, goal_ms,"   \
-    " trigger, steps, pending_kind, pending_event, pending_due_ms, pending_line,"        \
+    " trigger_event, steps, pending_kind, pending_event, pending_due_ms, pending_line,"        \
     " exit_reason, error"
 
 static void bind_instance(sqlite3_stmt *st, const instance *in)
@@ -20,7 +20,7 @@ static void bind_instance(sqlite3_stmt *st, const instance *in)
     sqlite3_bind_int64(st, 6, in->started_ms);
     sqlite3_bind_int64(st, 7, in->ended_ms);
     sqlite3_bind_int64(st, 8, in->goal_ms);
-    store_bind_text(st, 9, in->trigger_json);
+    sqlite3_bind_int64(st, 9, in->trigger_event_id);
     sqlite3_bind_int(st, 10, in->steps);
     store_bind_text(st, 11, in->pending_kind);
     store_bind_text(st, 12, in->pending_event);
@@ -41,7 +41,8 @@ static void read_instance(sqlite3_stmt *st, instance *out)
     out->started_ms = sqlite3_column_int64(st, 6);
     out->ended_ms = sqlite3_column_int64(st, 7);
     out->goal_ms = sqlite3_column_int64(st, 8);
-    out->trigger_json = store_column_dup(st, 9);
+    out->trigger_event_id = sqlite3_column_int64(st, 9);
+    out->trigger_json = NULL;
     out->steps = sqlite3_column_int(st, 10);
     out->pending_kind = store_column_dup(st, 11);
     out->pending_event = store_column_dup(st, 12);
@@ -64,7 +65,7 @@ int store_instance_insert(store *s, instance *in)
     sqlite3_stmt *st = store_stmt(
         s, STMT_INSTANCE_INSERT,
         "INSERT INTO instances (journey, version, profile_id, state, holdout, started_ms,"
-        " ended_ms, goal_ms, trigger, steps, pending_kind, pending_event, pending_due_ms,"
+        " ended_ms, goal_ms, trigger_event, steps, pending_kind, pending_event, pending_due_ms,"
         " pending_line, exit_reason, error, id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return -1;

@@ -16,7 +16,7 @@ static const char *const store_migrations[] = {
     "CREATE TABLE recipe_versions ("
     "  hash TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL,"
     "  source TEXT NOT NULL, first_loaded_ms INTEGER NOT NULL) WITHOUT ROWID;"
-    /* the large trigger text last: lookups read the small columns only */
+    /* trigger_event: the events row that started it (its body is j.trigger) */
     "CREATE TABLE instances ("
     "  id INTEGER PRIMARY KEY, journey TEXT NOT NULL, version TEXT NOT NULL,"
     "  profile_id TEXT NOT NULL, state INTEGER NOT NULL, holdout INTEGER NOT NULL,"
@@ -25,7 +25,7 @@ static const char *const store_migrations[] = {
     "  pending_kind TEXT, pending_event TEXT,"
     "  pending_due_ms INTEGER NOT NULL DEFAULT 0, pending_line INTEGER NOT NULL DEFAULT "
     "0,"
-    "  exit_reason TEXT, error TEXT, trigger TEXT NOT NULL);"
+    "  exit_reason TEXT, error TEXT, trigger_event INTEGER NOT NULL);"
     "CREATE INDEX instances_live ON instances (profile_id) WHERE state < 2;"
     "CREATE INDEX instances_by_journey ON instances (journey, profile_id, started_ms);"
     "CREATE TABLE history ("

@@ -266,7 +266,7 @@ static instance sample_instance(const char *profile, int state)
     in.started_ms = T0;
     in.ended_ms = T0 + 11;
     in.goal_ms = T0 + 22;
-    in.trigger_json = "{\"event\":\"Checkout Started\"}";
+    in.trigger_event_id = 4242;
     in.steps = 3;
     in.pending_kind = "wait_for";
     in.pending_event = "Order Completed";
@@ -283,7 +283,7 @@ static int same_instance(const instance *a, const instance *b)
                str_eq(a->version, b->version) && str_eq(a->profile_id, b->profile_id) &&
                a->state == b->state && a->holdout == b->holdout &&
                a->started_ms == b->started_ms && a->ended_ms == b->ended_ms &&
-               a->goal_ms == b->goal_ms && str_eq(a->trigger_json, b->trigger_json) &&
+               a->goal_ms == b->goal_ms && a->trigger_event_id == b->trigger_event_id &&
                a->steps == b->steps && str_eq(a->pending_kind, b->pending_kind) &&
                str_eq(a->pending_event, b->pending_event) &&
                a->pending_due_ms == b->pending_due_ms &&
