@@ -72,9 +72,7 @@ int64_t store_last_insert_id(store *s);
 /* An event's JSON text (malloc'd), or NULL. */
 char *store_event_body(store *s, int64_t event_id);
 
-/* Profiles: record first/last activity times on the profile row; merge
- * identify traits (a JSON object). */
-int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms);
+/* Profiles: merge identify traits (a JSON object). */
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json);
 /* Returns the profile as JSON text (malloc'd): its traits, "id", and
  * "first_seen"/"last_seen" (Unix seconds) from its events. */

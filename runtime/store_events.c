@@ -45,19 +45,6 @@ char *store_event_body(store *s, int64_t event_id)
     return body;
 }
 
-int store_profile_touch(store *s, const char *profile_id, int64_t ts_ms)
-{
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_PROFILE_TOUCH,
-        "INSERT INTO profiles (id, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?2)"
-        " ON CONFLICT (id) DO UPDATE SET"
-        " first_seen_ms = min(first_seen_ms, ?2), last_seen_ms = max(last_seen_ms, ?2)");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, ts_ms);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "touch profile");
-}
-
 /* identify merges traits as a JSON merge patch (RFC 7396): nested objects
  * such as `consent` merge key by key, and null removes a trait. */
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json)

@@ -6,8 +6,7 @@ static const char *const store_migrations[] = {
     /* version 1 */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE profiles ("
-    "  id TEXT PRIMARY KEY, traits TEXT NOT NULL DEFAULT '{}',"
-    "  first_seen_ms INTEGER, last_seen_ms INTEGER) WITHOUT ROWID;"
+    "  id TEXT PRIMARY KEY, traits TEXT NOT NULL DEFAULT '{}') WITHOUT ROWID;"
     "CREATE TABLE events ("
     "  id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
     "  name TEXT, profile_id TEXT NOT NULL, user_id TEXT, anonymous_id TEXT,"

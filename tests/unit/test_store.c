@@ -159,8 +159,6 @@ static void test_profiles(store *s)
     store_event_insert(s, "p1-b", "track", "B", "p1", "p1", NULL, T0 + 1000, ev, 2);
     store_event_insert(s, "p1-c", "identify", NULL, "p1", "p1", NULL, T0 + 9000, ev, 2);
     store_event_insert(s, "p9-a", "track", "A", "p9", "p9", NULL, T0 - 5000, ev, 2);
-    CHECK(store_profile_touch(s, "p1", T0 + 2000) == 0, "profile: touch");
-    CHECK(store_profile_touch(s, "p1", T0 + 1000) == 0, "profile: touch earlier");
     CHECK(store_profile_merge_traits(s, "p1",
                                      "{\"plan\":\"free\",\"opt\":true,\"age\":20,"
                                      "\"consent\":{\"sms\":true}}") == 0,
