@@ -73,7 +73,8 @@ enum act_block act_block(activation *a, const char *kind, int64_t wait_ms,
 int act_unblock(activation *a)
 {
     instance *in = a->inst;
-    int rc = store_timer_clear(a->store, in->id, in->pending_due_ms);
+    /* a timer wake: the engine took the timer off already */
+    int rc = a->wake == WAKE_TIMER ? 0 : store_timer_clear(a->store, in->id, in->pending_due_ms);
     free(in->pending_kind), free(in->pending_event);
     in->pending_kind = in->pending_event = NULL;
     in->pending_due_ms = 0;
