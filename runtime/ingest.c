@@ -152,7 +152,7 @@ static void reject(reader *r, long line, long element, const char *why)
 {
     r->stats->rejected++;
     if (element >= 0)
-        log_warn("%s:%ld: batch element %ld rejected: %s", r->source, line, element, why);
+        log_warn("%s:%ld: element %ld rejected: %s", r->source, line, element, why);
     else
         log_warn("%s:%ld: rejected: %s", r->source, line, why);
 }
@@ -253,12 +253,49 @@ static int accept_lines(reader *r, char *buf, size_t len, long line)
     return rc;
 }
 
-static long count_lines(const char *from, const char *to)
+/* Line numbers inside a buffer, counted forward only. */
+typedef struct line_counter {
+    const char *counted; /* lines before this point are counted */
+    long line;
+} line_counter;
+
+static long line_of(line_counter *lc, const char *p)
 {
-    long n = 0;
-    for (; from < to; from++)
-        n += *from == '\n';
-    return n;
+    for (; lc->counted < p; lc->counted++) lc->line += *lc->counted == '\n';
+    return lc->line;
+}
+
+#define SPACE " \t\r\n"
+
+/* A top-level array, one element at a time, so that each element is
+ * reported at its own line.  Returns the callback's value; *after is
+ * where the array ends (or `end` when the rest had to be skipped). */
+static int accept_array(reader *r, const char *p, const char *end, line_counter *lc,
+                        const char **after)
+{
+    long element = 0;
+    int rc = 0;
+    *after = end;
+    for (p++; !rc; element++) {
+        const char *item_end = NULL;
+        if ((p += strspn(p, SPACE)) < end && *p == ']') return *after = p + 1, 0;
+        cJSON *item = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &item_end, 0);
+        long at = line_of(lc, p);
+        if (!item) {
+            reject(r, at, element, "not valid JSON (the rest of the input is skipped)");
+            return 0;
+        }
+        rc = accept_element(r, item, at, element);
+        cJSON_Delete(item);
+        p = item_end + strspn(item_end, SPACE);
+        if (p < end && *p == ',') {
+            p++;
+        } else if (p >= end || *p != ']') {
+            reject(r, line_of(lc, p), -1, "expected ',' or ']' (the rest of the input is skipped)");
+            return rc;
+        }
+    }
+    return rc;
 }
 
 /* JSON documents one after another (arrays, batch envelopes, pretty-printed
@@ -267,14 +304,18 @@ static long count_lines(const char *from, const char *to)
 static int accept_documents(reader *r, char *buf, size_t len, long line)
 {
     const char *p = buf, *end = buf + len, *after = NULL;
+    line_counter lc = {buf, line};
     int rc = 0;
-    if (!utf8_valid((const unsigned char *)buf, len))
-        return accept_lines(r, buf, len, line);
-    while (!rc && (p += strspn(p, " \t\r\n")) < end) {
+    if (!utf8_valid((const unsigned char *)buf, len)) return accept_lines(r, buf, len, line);
+    while (!rc && (p += strspn(p, SPACE)) < end) {
+        if (*p == '[') {
+            rc = accept_array(r, p, end, &lc, &after);
+            p = after;
+            continue;
+        }
         cJSON *value = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &after, 0);
-        long at = line + count_lines(buf, p);
-        if (!value && p == buf + strspn(buf, " \t\r\n"))
-            return accept_lines(r, buf, len, line);
+        long at = line_of(&lc, p);
+        if (!value && p == buf + strspn(buf, SPACE)) return accept_lines(r, buf, len, line);
         if (!value) {
             reject(r, at, -1, "not valid JSON (the rest of the input is skipped)");
             break;

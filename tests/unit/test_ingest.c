@@ -288,6 +288,17 @@ static void test_array(void)
     collector none = {0};
     feed_str("[]\n", &none, &st);
     CHECK(counts_are(&st, 0, 0) && none.count == 0, "array: empty array accepts nothing");
+
+    /* each element keeps its own line; the array starts on line 1 */
+    CHECK(c.count == 2 && c.seen[0].line == 2 && c.seen[1].line == 5,
+          "array: each element is reported at its own line");
+
+    collector broken = {0};
+    feed_str("[\n{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"},\n{oops},\n"
+             "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"F\"}\n]\n",
+             &broken, &st);
+    CHECK(counts_are(&st, 1, 1) && broken.count == 1 && strcmp(broken.seen[0].name, "E") == 0,
+          "array: elements before a malformed one are kept, the rest is skipped");
 }
 
 static void test_batch(void)
