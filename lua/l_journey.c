@@ -43,9 +43,7 @@ static void check_rc(lua_State *L, activation *a, int rc)
 static void record_value(lua_State *L, activation *a, const char *kind, int index)
 {
     char err[200];
-    cJSON *json = l_to_json(L, index, err, sizeof err);
-    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-    cJSON_Delete(json);
+    char *text = l_to_json_text(L, index, err, sizeof err);
     if (!text) luaL_error(L, "j:%s: %s", kind, err);
     int rc = act_record(a, kind, text);
     free(text);

@@ -20,4 +20,8 @@ void l_push_json_text(lua_State *L, const char *text);
  * for values JSON cannot hold (functions, cycles, mixed keys, NaN). */
 cJSON *l_to_json(lua_State *L, int index, char *err, size_t err_len);
 
+/* The same as JSON text (malloc'd); scalars skip cJSON.  NULL and a
+ * message in `err` when it cannot be stored. */
+char *l_to_json_text(lua_State *L, int index, char *err, size_t err_len);
+
 #endif
