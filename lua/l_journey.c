@@ -168,19 +168,22 @@ static int j_send(lua_State *L)
                   2, "channel must be a lowercase name such as \"email\" or \"sms\"");
     if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
     if (replayed(L, a, "send")) return 1;
-    char err[200], *result = NULL;
-    cJSON *vars =
-        lua_isnoneornil(L, 4) ? cJSON_CreateObject() : l_to_json(L, 4, err, sizeof err);
-    char *vars_text = vars ? cJSON_PrintUnformatted(vars) : NULL;
-    cJSON_Delete(vars);
-    if (!vars_text) return luaL_argerror(L, 4, err);
-    int rc = act_send(a, channel, template_name, vars_text, &result);
-    free(vars_text);
+    char err[200];
+    const char *status, *result;
+    char *vars =
+        lua_isnoneornil(L, 4) ? strdup("{}") : l_to_json_text(L, 4, err, sizeof err);
+    if (!vars) return luaL_argerror(L, 4, err);
+    int rc = act_send(a, channel, template_name, vars, &status, &result);
+    free(vars);
     check_rc(L, a, rc);
-    rc = act_record(a, "send", result);
-    l_push_json_text(L, result);
-    free(result);
-    check_rc(L, a, rc);
+    check_rc(L, a, act_record(a, "send", result));
+    lua_createtable(L, 0, 2); /* what `result` says, without parsing it */
+    lua_pushstring(L, status);
+    lua_setfield(L, -2, "status");
+    if (!strcmp(status, "holdout")) {
+        lua_pushstring(L, status);
+        lua_setfield(L, -2, "reason");
+    }
     return 1;
 }
 

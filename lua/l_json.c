@@ -182,7 +182,9 @@ char *l_to_json_text(lua_State *L, int index, char *err, size_t err_len)
     char buf[64];
     int type = lua_type(L, index);
     if (type == LUA_TNIL || type == LUA_TBOOLEAN) /* no cJSON for scalars */
-        return strdup(type == LUA_TNIL ? "null" : lua_toboolean(L, index) ? "true" : "false");
+        return strdup(type == LUA_TNIL          ? "null"
+                      : lua_toboolean(L, index) ? "true"
+                                                : "false");
     if (type == LUA_TNUMBER && isfinite(lua_tonumber(L, index))) {
         double d = lua_tonumber(L, index);
         if (d == floor(d) && fabs(d) < 9.0e15)

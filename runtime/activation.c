@@ -74,7 +74,9 @@ int act_unblock(activation *a)
 {
     instance *in = a->inst;
     /* a timer wake: the engine took the timer off already */
-    int rc = a->wake == WAKE_TIMER ? 0 : store_timer_clear(a->store, in->id, in->pending_due_ms);
+    int rc = a->wake == WAKE_TIMER
+                 ? 0
+                 : store_timer_clear(a->store, in->id, in->pending_due_ms);
     free(in->pending_kind), free(in->pending_event);
     in->pending_kind = in->pending_event = NULL;
     in->pending_due_ms = 0;
@@ -85,22 +87,13 @@ int act_unblock(activation *a)
 const char *act_trigger_json(activation *a)
 {
     instance *in = a->inst;
-    if (!in->trigger_json) in->trigger_json = store_event_body(a->store, in->trigger_event_id);
+    if (!in->trigger_json)
+        in->trigger_json = store_event_body(a->store, in->trigger_event_id);
     return in->trigger_json;
 }
 
-static char *status_json(const char *status, const char *reason)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", status);
-    if (reason) cJSON_AddStringToObject(o, "reason", reason);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
-}
-
 int act_send(activation *a, const char *channel, const char *template_name,
-             const char *vars_json, char **result)
+             const char *vars_json, const char **status, const char **result)
 {
     instance *in = a->inst;
     const char *outcome = in->holdout ? "holdout" : "queued";
@@ -118,8 +111,10 @@ int act_send(activation *a, const char *channel, const char *template_name,
                           template_name, outcome, in->holdout ? "control group" : NULL,
                           a->now_ms))
         return -1;
-    *result = status_json(outcome, in->holdout ? "holdout" : NULL);
-    return *result ? 0 : -1;
+    *status = outcome;
+    *result = in->holdout ? "{\"reason\":\"holdout\",\"status\":\"holdout\"}"
+                          : "{\"status\":\"queued\"}";
+    return 0;
 }
 
 int act_consented(activation *a, const char *channel, const char *purpose)

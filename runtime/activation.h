@@ -58,10 +58,10 @@ int act_unblock(activation *a);
  * if it is gone. */
 const char *act_trigger_json(activation *a);
 
-/* j:send: queues the message (or records the holdout) and writes the JSON
- * status into result (malloc'd). */
+/* j:send: queues the message (or records the holdout); sets its status
+ * ("queued", "holdout") and the result to record as JSON (static text). */
 int act_send(activation *a, const char *channel, const char *template_name,
-             const char *vars_json, char **result);
+             const char *vars_json, const char **status, const char **result);
 
 /* j:consented: from the profile's `consent` trait, else the default. */
 int act_consented(activation *a, const char *channel, const char *purpose);

@@ -251,7 +251,8 @@ static int start_instance(engine *e, recipe *r, routing *rt)
                    .profile_id = strdup(profile_id),
                    .state = INSTANCE_RUNNING,
                    .started_ms = now,
-                   .trigger_event_id = rt->event_id, .trigger_json = strdup(rt->json),
+                   .trigger_event_id = rt->event_id,
+                   .trigger_json = strdup(rt->json),
                    .holdout =
                        act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
     e->stats->journeys_started++;

@@ -261,7 +261,8 @@ typedef struct line_counter {
 
 static long line_of(line_counter *lc, const char *p)
 {
-    for (; lc->counted < p; lc->counted++) lc->line += *lc->counted == '\n';
+    for (; lc->counted < p; lc->counted++)
+        lc->line += *lc->counted == '\n';
     return lc->line;
 }
 
@@ -291,7 +292,8 @@ static int accept_array(reader *r, const char *p, const char *end, line_counter 
         if (p < end && *p == ',') {
             p++;
         } else if (p >= end || *p != ']') {
-            reject(r, line_of(lc, p), -1, "expected ',' or ']' (the rest of the input is skipped)");
+            reject(r, line_of(lc, p), -1,
+                   "expected ',' or ']' (the rest of the input is skipped)");
             return rc;
         }
     }
@@ -306,7 +308,8 @@ static int accept_documents(reader *r, char *buf, size_t len, long line)
     const char *p = buf, *end = buf + len, *after = NULL;
     line_counter lc = {buf, line};
     int rc = 0;
-    if (!utf8_valid((const unsigned char *)buf, len)) return accept_lines(r, buf, len, line);
+    if (!utf8_valid((const unsigned char *)buf, len))
+        return accept_lines(r, buf, len, line);
     while (!rc && (p += strspn(p, SPACE)) < end) {
         if (*p == '[') {
             rc = accept_array(r, p, end, &lc, &after);
@@ -315,7 +318,8 @@ static int accept_documents(reader *r, char *buf, size_t len, long line)
         }
         cJSON *value = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &after, 0);
         long at = line_of(&lc, p);
-        if (!value && p == buf + strspn(buf, SPACE)) return accept_lines(r, buf, len, line);
+        if (!value && p == buf + strspn(buf, SPACE))
+            return accept_lines(r, buf, len, line);
         if (!value) {
             reject(r, at, -1, "not valid JSON (the rest of the input is skipped)");
             break;

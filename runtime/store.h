@@ -30,13 +30,13 @@ typedef struct instance {
     int state;                             /* enum instance_state */
     int holdout;                           /* 1: control group, sends are not queued */
     int64_t started_ms, ended_ms, goal_ms; /* 0 when not (yet) */
-    int64_t trigger_event_id; /* the events row that started it */
-    char *trigger_json;       /* its text once read (activation.c); not stored */
-    int steps;                             /* history entries recorded so far */
-    char *pending_kind;                    /* "wait", "wait_for" or NULL */
-    char *pending_event;                   /* event awaited by wait_for, or NULL */
-    int64_t pending_due_ms;                /* timer, 0 for none */
-    int pending_line;                      /* recipe line of the pending call */
+    int64_t trigger_event_id;              /* the events row that started it */
+    char *trigger_json;     /* its text once read (activation.c); not stored */
+    int steps;              /* history entries recorded so far */
+    char *pending_kind;     /* "wait", "wait_for" or NULL */
+    char *pending_event;    /* event awaited by wait_for, or NULL */
+    int64_t pending_due_ms; /* timer, 0 for none */
+    int pending_line;       /* recipe line of the pending call */
     char *exit_reason, *error;
 } instance;
 

@@ -37,7 +37,8 @@ int64_t store_last_insert_id(store *s)
 
 char *store_event_body(store *s, int64_t event_id)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_EVENT_BODY, "SELECT body FROM events WHERE id = ?");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_EVENT_BODY, "SELECT body FROM events WHERE id = ?");
     if (!st) return NULL;
     sqlite3_bind_int64(st, 1, event_id);
     char *body = sqlite3_step(st) == SQLITE_ROW ? store_column_dup(st, 0) : NULL;

@@ -7,7 +7,7 @@
 
 #define INSTANCE_COLUMNS                                                                 \
     "id, journey, version, profile_id, state, holdout, started_ms, ended_ms, goal_ms,"   \
-    " trigger_event, steps, pending_kind, pending_event, pending_due_ms, pending_line,"        \
+    " trigger_event, steps, pending_kind, pending_event, pending_due_ms, pending_line,"  \
     " exit_reason, error"
 
 static void bind_instance(sqlite3_stmt *st, const instance *in)
@@ -65,7 +65,8 @@ int store_instance_insert(store *s, instance *in)
     sqlite3_stmt *st = store_stmt(
         s, STMT_INSTANCE_INSERT,
         "INSERT INTO instances (journey, version, profile_id, state, holdout, started_ms,"
-        " ended_ms, goal_ms, trigger_event, steps, pending_kind, pending_event, pending_due_ms,"
+        " ended_ms, goal_ms, trigger_event, steps, pending_kind, pending_event, "
+        "pending_due_ms,"
         " pending_line, exit_reason, error, id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return -1;

@@ -297,7 +297,8 @@ static void test_array(void)
     feed_str("[\n{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"},\n{oops},\n"
              "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"F\"}\n]\n",
              &broken, &st);
-    CHECK(counts_are(&st, 1, 1) && broken.count == 1 && strcmp(broken.seen[0].name, "E") == 0,
+    CHECK(counts_are(&st, 1, 1) && broken.count == 1 &&
+              strcmp(broken.seen[0].name, "E") == 0,
           "array: elements before a malformed one are kept, the rest is skipped");
 }
 
