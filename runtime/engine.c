@@ -144,29 +144,37 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
                   : store_instance_update(e->store, in);
 }
 
+/* Wakes the instance a timer was set for, unless it has moved on since. */
+static int fire_timer(engine *e, int64_t id, int64_t due)
+{
+    instance in = {0};
+    char err[300];
+    int rc = store_instance_load(e->store, id, &in);
+    if (rc <= 0) return rc; /* -1 error, 0 gone */
+    rc = 0;
+    if (in.state == INSTANCE_WAITING && in.pending_due_ms == due) {
+        recipe *r = host_recipe(e->host, in.version, err, sizeof err);
+        e->stats->timers_fired++;
+        if (r) {
+            rc = activate(e, r, &in, WAKE_TIMER, NULL, NULL);
+        } else {
+            fail_instance(e, &in, err, engine_now(e));
+            rc = store_instance_update(e->store, &in);
+        }
+    }
+    store_instance_free(&in);
+    return rc;
+}
+
 int engine_advance(engine *e, int64_t now_ms)
 {
     int64_t id, due;
     int found = 0;
     if (now_ms < e->next_due) goto done; /* nothing can be due yet */
     while ((found = store_timer_next(e->store, now_ms, &id, &due)) == 1) {
-        instance in = {0};
-        char err[300];
         if (store_timer_clear(e->store, id, due)) return -1;
         if (e->options.event_clock && due > e->now_ms) e->now_ms = due;
-        if (store_instance_load(e->store, id, &in) != 1) continue;
-        int rc = 0;
-        if (in.state == INSTANCE_WAITING && in.pending_due_ms == due) {
-            recipe *r = host_recipe(e->host, in.version, err, sizeof err);
-            e->stats->timers_fired++;
-            if (r)
-                rc = activate(e, r, &in, WAKE_TIMER, NULL, NULL);
-            else
-                fail_instance(e, &in, err, engine_now(e)),
-                    rc = store_instance_update(e->store, &in);
-        }
-        store_instance_free(&in);
-        if (rc) return -1;
+        if (fire_timer(e, id, due)) return -1;
     }
     if (found == 0) e->next_due = store_timer_earliest(e->store);
 done:
