@@ -13,6 +13,8 @@
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
+    int in_transaction;
+    int broken; /* SQLite rolled a transaction back on its own: stop */
 };
 
 sqlite3 *store_db(store *s)
@@ -25,14 +27,22 @@ const char *store_errmsg(store *s)
     return sqlite3_errmsg(s->db);
 }
 
+/* An error inside a transaction that SQLite rolled back by itself (disk
+ * full, I/O error) leaves later statements in autocommit mode, where they
+ * would commit one by one: from then on every statement is refused. */
 int store_fail(store *s, const char *what)
 {
     log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+    if (s->in_transaction && sqlite3_get_autocommit(s->db) && !s->broken) {
+        s->broken = 1;
+        log_error("store: the transaction was rolled back; nothing more is written");
+    }
     return -1;
 }
 
 sqlite3_stmt *store_stmt(store *s, enum stmt_id id, const char *sql)
 {
+    if (s->broken) return NULL;
     sqlite3_stmt *st = s->stmts[id];
     if (st) {
         sqlite3_reset(st);
@@ -146,16 +156,21 @@ static int exec_cached(store *s, enum stmt_id id, const char *sql)
 
 int store_begin(store *s)
 {
-    return exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE");
+    int rc = exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE");
+    s->in_transaction = rc == 0;
+    return rc;
 }
 
 int store_commit(store *s)
 {
-    return exec_cached(s, STMT_COMMIT, "COMMIT");
+    int rc = exec_cached(s, STMT_COMMIT, "COMMIT");
+    if (rc == 0) s->in_transaction = 0;
+    return rc;
 }
 
 int store_rollback(store *s)
 {
+    s->in_transaction = 0;
     if (sqlite3_get_autocommit(s->db)) return 0;
     return exec_cached(s, STMT_ROLLBACK, "ROLLBACK");
 }
