@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 int luaopen_nudge_time(lua_State *L);
+int luaopen_nudge_pii(lua_State *L);
 
 /* Pushes a JSON value as Lua (objects and arrays become tables, null
  * becomes nil).  [-0, +1, m] */

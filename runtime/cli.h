@@ -17,6 +17,7 @@ typedef struct cli {
     const char **args; /* positional arguments after the command */
     int arg_count;
     const char *config_path, *db_path, *outbox_path, *events_path, *clock, *now;
+    const char *target;
     int dry_run, strict, quiet, verbose;
     config cfg;
 } cli;
@@ -24,6 +25,7 @@ typedef struct cli {
 int cmd_run(cli *c);
 int cmd_tick(cli *c);
 int cmd_check(cli *c);
+int cmd_hash(cli *c);
 
 /* Shared by the commands: loads the recipes named on the command line (or
  * found in the config's folders) into the host.  0, or -1 (reported). */

@@ -17,6 +17,8 @@ static const char usage[] =
     "exit\n"
     "  nudge check [RECIPE|DIR ...]               validate recipes; instances per "
     "version and step\n"
+    "  nudge hash KIND VALUE [--target meta|google|tiktok]   normalized SHA-256 for ad "
+    "matching\n"
     "\n"
     "global options: --config FILE, --db FILE, --outbox FILE, --log-format text|json, "
     "-q, -v\n"
@@ -32,6 +34,7 @@ static const char **option_slot(cli *c, const char *name)
     if (!strcmp(name, "--events")) return &c->events_path;
     if (!strcmp(name, "--clock")) return &c->clock;
     if (!strcmp(name, "--now")) return &c->now;
+    if (!strcmp(name, "--target")) return &c->target;
     return NULL;
 }
 
@@ -85,6 +88,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "run")) return cmd_run(c);
     if (!strcmp(c->command, "tick")) return cmd_tick(c);
     if (!strcmp(c->command, "check")) return cmd_check(c);
+    if (!strcmp(c->command, "hash")) return cmd_hash(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }

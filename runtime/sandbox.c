@@ -285,6 +285,8 @@ static void create_registry_tables(lua_State *L, const luaL_Reg *modules)
     lua_newtable(L);
     lua_pushcfunction(L, luaopen_nudge_time); /* the prelude needs it */
     lua_setfield(L, -2, "nudge.time");
+    lua_pushcfunction(L, luaopen_nudge_pii);
+    lua_setfield(L, -2, "nudge.pii");
     for (; modules && modules->name; modules++) {
         lua_pushcfunction(L, modules->func);
         lua_setfield(L, -2, modules->name);
