@@ -1,0 +1,307 @@
+/* Time zones over the system tz database.  glibc has no per-call zone API,
+ * so every call sets TZ, runs tzset() + localtime_r under one mutex and
+ * restores the caller's TZ; wall clock → UTC is solved here, not by mktime. */
+#include "tz.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ZONEINFO_DIR "/usr/share/zoneinfo/"
+#define DAY_SECONDS 86400
+
+/* Guards TZ, tzset() and localtime_r: held from zone_enter to zone_leave. */
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct zone_guard {
+    char *saved_tz; /* the caller's TZ (copy), or NULL when it was unset */
+    int had_tz;
+} zone_guard;
+
+/* ---- names ------------------------------------------------------------ */
+
+static int zone_char_ok(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '/' || c == '_' || c == '+' || c == '-';
+}
+
+/* Syntax only: [A-Za-z0-9/_+-], relative, no empty component, no "..", and
+ * not the "right/" zones (they count leap seconds, unlike Unix time). */
+static int zone_name_ok(const char *zone)
+{
+    size_t len = strlen(zone);
+    if (len == 0 || len > TZ_NAME_MAX || zone[0] == '/' || zone[len - 1] == '/') return 0;
+    if (strstr(zone, "//") || strstr(zone, "..") || strncmp(zone, "right/", 6) == 0)
+        return 0;
+    for (const char *p = zone; *p; p++)
+        if (!zone_char_ok(*p)) return 0;
+    return 1;
+}
+
+/* 1 when `path` is a regular file starting with the TZif magic (so not a
+ * directory such as "America", nor "zone.tab" or "tzdata.zi"). */
+static int is_tzif_file(const char *path)
+{
+    char magic[4];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), ok = 0;
+    if (fd < 0) return 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        read(fd, magic, sizeof magic) == (ssize_t)sizeof magic)
+        ok = memcmp(magic, "TZif", 4) == 0;
+    close(fd);
+    return ok;
+}
+
+int tz_valid(const char *zone)
+{
+    char path[sizeof ZONEINFO_DIR + TZ_NAME_MAX];
+    if (!zone || !zone_name_ok(zone)) return 0;
+    snprintf(path, sizeof path, "%s%s", ZONEINFO_DIR, zone);
+    return is_tzif_file(path);
+}
+
+/* ---- entering and leaving a zone ---------------------------------------- */
+
+/* Validates `zone`, takes the lock and makes it the process zone.  The TZ
+ * value is the file's absolute path, so glibc loads the file we checked
+ * whatever TZDIR says.  0 (lock held), or -1 (lock not held). */
+static int zone_enter(const char *zone, zone_guard *guard)
+{
+    char value[sizeof ZONEINFO_DIR + TZ_NAME_MAX + 1];
+    if (!tz_valid(zone)) return -1;
+    snprintf(value, sizeof value, ":%s%s", ZONEINFO_DIR, zone);
+    pthread_mutex_lock(&tz_lock);
+    const char *old = getenv("TZ");
+    guard->had_tz = old != NULL;
+    guard->saved_tz = old ? strdup(old) : NULL;
+    if ((old && !guard->saved_tz) || setenv("TZ", value, 1) != 0) {
+        free(guard->saved_tz);
+        pthread_mutex_unlock(&tz_lock);
+        return -1;
+    }
+    tzset();
+    return 0;
+}
+
+/* Restores the caller's TZ (or its absence) and releases the lock. */
+static void zone_leave(zone_guard *guard)
+{
+    if (guard->had_tz)
+        setenv("TZ", guard->saved_tz, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    pthread_mutex_unlock(&tz_lock);
+    free(guard->saved_tz);
+    guard->saved_tz = NULL;
+}
+
+/* ---- calendar arithmetic (proleptic Gregorian, H. Hinnant's algorithms) -- */
+
+static int64_t days_from_civil(int64_t year, int month, int day)
+{
+    year -= month <= 2;
+    int64_t era = (year >= 0 ? year : year - 399) / 400;
+    int64_t year_of_era = year - era * 400;
+    int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    int64_t day_of_era =
+        year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return era * 146097 + day_of_era - 719468;
+}
+
+static void civil_from_days(int64_t days, int *year, int *month, int *day)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t day_of_era = days - era * 146097;
+    int64_t year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    int64_t day_of_year =
+        day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    int64_t month_index = (5 * day_of_year + 2) / 153;
+    *day = (int)(day_of_year - (153 * month_index + 2) / 5 + 1);
+    *month = (int)(month_index < 10 ? month_index + 3 : month_index - 9);
+    *year = (int)(year_of_era + era * 400 + (*month <= 2));
+}
+
+static time_t seconds_floor(int64_t ms)
+{
+    return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+}
+
+/* ---- lookups in the current zone (lock held) ---------------------------- */
+
+static int offset_at(time_t t, long *offset)
+{
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) return -1;
+    *offset = tm.tm_gmtoff;
+    return 0;
+}
+
+/* The first instant in (lo, hi] whose offset differs from the one at lo;
+ * the caller knows the offset at hi differs. */
+static int transition_between(time_t lo, time_t hi, time_t *out)
+{
+    long lo_offset, offset;
+    if (offset_at(lo, &lo_offset)) return -1;
+    while (hi - lo > 1) {
+        time_t mid = lo + (hi - lo) / 2;
+        if (offset_at(mid, &offset)) return -1;
+        if (offset == lo_offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *out = hi;
+    return 0;
+}
+
+/* The instants at which the local clock reads `wall` (local seconds since
+ * 1970-01-01 00:00, counted as if UTC).  Returns 0 with *earlier == *later
+ * for a normal time, or the two instants of a repeated (fall-back) time.
+ * Returns 1 for a time in a spring-forward gap: *earlier is the transition
+ * instant (the clock jumps over `wall`), *later is `wall` read with the
+ * offset before the gap.  Assumes at most one transition within ±1 day. */
+static int wall_resolve(int64_t wall, time_t *earlier, time_t *later)
+{
+    long before, after, offset;
+    if (offset_at(wall - DAY_SECONDS, &before) || offset_at(wall + DAY_SECONDS, &after))
+        return -1;
+    time_t with_before = wall - before, with_after = wall - after;
+    int before_ok = offset_at(with_before, &offset) == 0 && offset == before;
+    int after_ok = offset_at(with_after, &offset) == 0 && offset == after;
+    if (before_ok && after_ok) {
+        *earlier = with_before < with_after ? with_before : with_after;
+        *later = with_before < with_after ? with_after : with_before;
+        return 0;
+    }
+    if (before_ok || after_ok || after <= before) {
+        *earlier = *later = after_ok && !before_ok ? with_after : with_before;
+        return 0;
+    }
+    *later = with_before;
+    return transition_between(with_after, with_before, earlier) ? -1 : 1;
+}
+
+/* The first instant at or after now_ms at which the local clock reads
+ * hour:minute (a gap time: when the clock jumps over it). */
+static int next_wall_time(int64_t now_ms, int hour, int minute, int64_t *out_ms)
+{
+    struct tm tm;
+    time_t now = seconds_floor(now_ms), at[2];
+    if (!localtime_r(&now, &tm)) return -1;
+    int64_t today = days_from_civil(tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday);
+    for (int64_t day = today; day < today + 3; day++) {
+        int rc =
+            wall_resolve(day * DAY_SECONDS + hour * 3600 + minute * 60, &at[0], &at[1]);
+        if (rc < 0) return -1;
+        for (int i = 0; i < (rc == 1 ? 1 : 2); i++) {
+            if ((int64_t)at[i] * 1000 >= now_ms) {
+                *out_ms = (int64_t)at[i] * 1000;
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+int tz_to_local(const char *zone, int64_t utc_ms, tz_local *out)
+{
+    zone_guard guard;
+    struct tm tm;
+    time_t t = seconds_floor(utc_ms);
+    if (zone_enter(zone, &guard)) return -1;
+    int ok = localtime_r(&t, &tm) != NULL;
+    zone_leave(&guard);
+    if (!ok) return -1;
+    *out = (tz_local){.year = tm.tm_year + 1900,
+                      .month = tm.tm_mon + 1,
+                      .day = tm.tm_mday,
+                      .hour = tm.tm_hour,
+                      .minute = tm.tm_min,
+                      .second = tm.tm_sec,
+                      .weekday = tm.tm_wday,
+                      .yearday = tm.tm_yday,
+                      .utc_offset = (int)tm.tm_gmtoff,
+                      .is_dst = tm.tm_isdst > 0};
+    return 0;
+}
+
+int tz_from_local(const char *zone, int year, int month, int day, int hour, int minute,
+                  int second, int64_t *utc_ms)
+{
+    int check_year, check_month, check_day;
+    zone_guard guard;
+    time_t earlier, later;
+    if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 ||
+        hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+        return -1;
+    int64_t days = days_from_civil(year, month, day);
+    civil_from_days(days, &check_year, &check_month, &check_day);
+    if (check_month != month || check_day != day) return -1; /* 31 April, 29 Feb 2026 */
+    if (zone_enter(zone, &guard)) return -1;
+    int rc = wall_resolve(days * DAY_SECONDS + hour * 3600 + minute * 60 + second,
+                          &earlier, &later);
+    zone_leave(&guard);
+    if (rc < 0) return -1;
+    *utc_ms = (int64_t)(rc == 1 ? later : earlier) * 1000;
+    return 0;
+}
+
+int tz_next_time_of_day(const char *zone, int64_t utc_ms, int hour, int minute,
+                        int64_t *out_ms)
+{
+    zone_guard guard;
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return -1;
+    if (zone_enter(zone, &guard)) return -1;
+    int rc = next_wall_time(utc_ms, hour, minute, out_ms);
+    zone_leave(&guard);
+    return rc;
+}
+
+int tz_in_window(const char *zone, int64_t utc_ms, int start_h, int start_m, int end_h,
+                 int end_m, int64_t *end_ms)
+{
+    zone_guard guard;
+    struct tm tm;
+    time_t now = seconds_floor(utc_ms);
+    if (start_h < 0 || start_h > 23 || start_m < 0 || start_m > 59 || end_h < 0 ||
+        end_h > 23 || end_m < 0 || end_m > 59)
+        return -1;
+    int start = start_h * 3600 + start_m * 60, end = end_h * 3600 + end_m * 60;
+    if (zone_enter(zone, &guard)) return -1;
+    int rc = localtime_r(&now, &tm) ? 0 : -1;
+    if (rc == 0) {
+        int time_of_day = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+        rc = start < end ? time_of_day >= start && time_of_day < end
+                         : start > end && (time_of_day >= start || time_of_day < end);
+    }
+    if (rc == 1 && end_ms && next_wall_time(utc_ms, end_h, end_m, end_ms)) rc = -1;
+    zone_leave(&guard);
+    return rc;
+}
+
+int tz_parse_hhmm(const char *text, int *hour, int *minute)
+{
+    const char *p = text;
+    int h = 0, digits = 0;
+    if (!text) return -1;
+    for (; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+        h = h * 10 + (*p - '0');
+    if (digits < 1 || digits > 2 || *p != ':') return -1;
+    if (!(p[1] >= '0' && p[1] <= '5') || !(p[2] >= '0' && p[2] <= '9') || p[3]) return -1;
+    if (h > 23) return -1;
+    *hour = h;
+    *minute = (p[1] - '0') * 10 + (p[2] - '0');
+    return 0;
+}
