@@ -125,6 +125,59 @@ static int j_wait(lua_State *L)
     return 0;
 }
 
+/* j:wait_until("10:00"): sleeps until that local time of day in the
+ * person's zone (today, else tomorrow), or until an ISO-8601 instant. */
+static int j_wait_until(lua_State *L)
+{
+    activation *a = check_handle(L);
+    const char *when = luaL_checkstring(L, 2);
+    int64_t due = a->now_ms;
+    if (replayed(L, a, "wait_until")) return 0;
+    check_pending(L, a, "wait_until");
+    if (!a->inst->pending_kind && act_due_time(a, when, &due))
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L,
+                                             "expected a time of day like \"10:00\" "
+                                             "or an ISO-8601 time, got \"%s\"",
+                                             when));
+    int64_t wait_ms = due > a->now_ms ? due - a->now_ms : 0;
+    if (act_block(a, "wait_until", wait_ms, NULL, caller_line(L)) == BLOCK_SUSPEND)
+        return suspend(L, a);
+    check_rc(L, a, act_unblock(a));
+    lua_pushnumber(L, (lua_Number)a->now_ms / 1000);
+    record_value(L, a, "wait_until", -1);
+    return 0;
+}
+
+/* j:local_time() -> { year, month, day, hour, minute, second, weekday
+ * (1 = Sunday), zone, utc_offset (seconds) } in the person's time zone. */
+static int j_local_time(lua_State *L)
+{
+    activation *a = check_handle(L);
+    if (replayed(L, a, "local_time")) return 1;
+    char zone[TZ_NAME_MAX + 1];
+    tz_local t;
+    act_timezone(a, zone);
+    if (tz_to_local(zone, a->now_ms, &t))
+        return luaL_error(L, "unknown time zone '%s'", zone);
+    const struct {
+        const char *name;
+        int value;
+    } fields[] = {
+        {"year", t.year},           {"month", t.month},          {"day", t.day},
+        {"hour", t.hour},           {"minute", t.minute},        {"second", t.second},
+        {"weekday", t.weekday + 1}, {"utc_offset", t.utc_offset}};
+    lua_createtable(L, 0, 9);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        lua_pushinteger(L, fields[i].value);
+        lua_setfield(L, -2, fields[i].name);
+    }
+    lua_pushstring(L, zone);
+    lua_setfield(L, -2, "zone");
+    record_value(L, a, "local_time", -1);
+    return 1;
+}
+
 /* j:wait_for(event, timeout[, where]): the next matching event or nil. */
 static int j_wait_for(lua_State *L)
 {
@@ -290,11 +343,18 @@ static int handle_index(lua_State *L)
 
 static void push_metatable(lua_State *L)
 {
-    static const luaL_Reg methods[] = {
-        {"now", j_now},     {"wait", j_wait},       {"wait_for", j_wait_for},
-        {"send", j_send},   {"profile", j_profile}, {"consented", j_consented},
-        {"split", j_split}, {"log", j_log},         {"exit", j_exit},
-        {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"now", j_now},
+                                       {"wait", j_wait},
+                                       {"wait_for", j_wait_for},
+                                       {"send", j_send},
+                                       {"profile", j_profile},
+                                       {"consented", j_consented},
+                                       {"split", j_split},
+                                       {"wait_until", j_wait_until},
+                                       {"local_time", j_local_time},
+                                       {"log", j_log},
+                                       {"exit", j_exit},
+                                       {NULL, NULL}};
     if (!luaL_newmetatable(L, HANDLE)) return;
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "methods");

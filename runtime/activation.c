@@ -4,6 +4,7 @@
 #include "activation.h"
 
 #include "log.h"
+#include "timeutil.h"
 
 #include <cJSON.h>
 #include <sodium.h>
@@ -115,6 +116,25 @@ int act_send(activation *a, const char *channel, const char *template_name,
     *result = in->holdout ? "{\"reason\":\"holdout\",\"status\":\"holdout\"}"
                           : "{\"status\":\"queued\"}";
     return 0;
+}
+
+void act_timezone(activation *a, char *zone)
+{
+    char *trait = store_profile_trait(a->store, a->inst->profile_id, "timezone");
+    const char *chosen = trait && tz_valid(trait) ? trait : a->default_timezone;
+    snprintf(zone, TZ_NAME_MAX + 1, "%s", chosen ? chosen : "UTC");
+    free(trait);
+}
+
+int act_due_time(activation *a, const char *when, int64_t *due_ms)
+{
+    int hour, minute;
+    char zone[TZ_NAME_MAX + 1];
+    if (tz_parse_hhmm(when, &hour, &minute) == 0) {
+        act_timezone(a, zone);
+        return tz_next_time_of_day(zone, a->now_ms, hour, minute, due_ms);
+    }
+    return time_parse_iso8601(when, due_ms);
 }
 
 int act_consented(activation *a, const char *channel, const char *purpose)

@@ -7,6 +7,7 @@
 #ifndef NUDGE_ACTIVATION_H
 #define NUDGE_ACTIVATION_H
 #include "store.h"
+#include "tz.h"
 
 #include <stdint.h>
 
@@ -25,7 +26,8 @@ typedef struct activation {
     int history_len;
     int seq; /* index of the next j: call */
     int64_t now_ms;
-    const char *consent_default; /* "opt_in" or "opt_out" */
+    const char *consent_default;  /* "opt_in" or "opt_out" */
+    const char *default_timezone; /* for profiles without a `timezone` trait */
     enum wake_kind wake;
     const char *wake_event_name; /* WAKE_EVENT: the event's name ... */
     const char *wake_event_json; /* ... and its JSON */
@@ -62,6 +64,14 @@ const char *act_trigger_json(activation *a);
  * ("queued", "holdout") and the result to record as JSON (static text). */
 int act_send(activation *a, const char *channel, const char *template_name,
              const char *vars_json, const char **status, const char **result);
+
+/* The person's IANA time zone: the `timezone` trait when it names a real
+ * zone, else the default.  Writes it into zone (TZ_NAME_MAX + 1 bytes). */
+void act_timezone(activation *a, char *zone);
+
+/* j:wait_until's due time for "HH:MM" (the next such local time in the
+ * person's zone) or an ISO-8601 instant.  0, or -1 if `when` is neither. */
+int act_due_time(activation *a, const char *when, int64_t *due_ms);
 
 /* j:consented: from the profile's `consent` trait, else the default. */
 int act_consented(activation *a, const char *channel, const char *purpose);

@@ -141,7 +141,8 @@ static int open_run(run_state *r, cli *c, host **h)
     if (store_open(c->db_path, &r->store, err, sizeof err))
         return log_error("%s", err), EXIT_FAILURE_RUNTIME;
     engine_options options = {.event_clock = c->clock && !strcmp(c->clock, "event"),
-                              .consent_default = c->cfg.consent_default};
+                              .consent_default = c->cfg.consent_default,
+                              .timezone = c->cfg.timezone};
     *h = host_new(r->store, c->cfg.limits);
     r->engine = *h ? engine_new(r->store, *h, options, &r->stats) : NULL;
     if (!r->engine) return log_error("cannot start the engine"), EXIT_FAILURE_RUNTIME;

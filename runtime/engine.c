@@ -40,6 +40,7 @@ engine *engine_new(store *s, host *h, engine_options options, engine_stats *stat
     e->store = s, e->host = h, e->options = options, e->stats = stats;
     e->next_due = INT64_MIN; /* unknown: look */
     if (!e->options.consent_default) e->options.consent_default = "opt_in";
+    if (!e->options.timezone) e->options.timezone = "UTC";
     if (store_meta_get(s, CLOCK_KEY, &e->now_ms) < 0 ||
         (e->next_instance_id = store_instance_next_id(s)) < 0 ||
         store_live_versions(s, preload_version, h))
@@ -118,6 +119,7 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
                     .now_ms = now,
                     .wake = wake,
                     .consent_default = e->options.consent_default,
+                    .default_timezone = e->options.timezone,
                     .wake_event_name = ev ? route_name(ev) : NULL,
                     .wake_event_json = event_json,
                     .counters = &e->stats->sends};

@@ -19,6 +19,7 @@ typedef struct engine_stats {
 typedef struct engine_options {
     int event_clock;             /* 1: time follows event timestamps */
     const char *consent_default; /* "opt_in" (default) or "opt_out" */
+    const char *timezone;        /* for profiles without one (default "UTC") */
 } engine_options;
 
 typedef struct engine engine;

@@ -78,6 +78,9 @@ int store_profile_merge_traits(store *s, const char *profile_id, const char *tra
  * "first_seen"/"last_seen" (Unix seconds) from its events. */
 char *store_profile_json(store *s, const char *profile_id);
 
+/* A top-level string trait of the profile (malloc'd), or NULL. */
+char *store_profile_trait(store *s, const char *profile_id, const char *trait);
+
 /* The profile's `consent` trait for a channel: 1 granted, 0 refused, -1
  * no record (the config's default applies). */
 int store_profile_consent(store *s, const char *profile_id, const char *channel);

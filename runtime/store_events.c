@@ -60,6 +60,21 @@ int store_profile_merge_traits(store *s, const char *profile_id, const char *tra
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "merge traits");
 }
 
+char *store_profile_trait(store *s, const char *profile_id, const char *trait)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_TRAIT,
+                                  "SELECT json_extract(traits, '$.' || ?) FROM profiles"
+                                  " WHERE id = ?");
+    char *value = NULL;
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, trait, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        value = store_column_dup(st, 0);
+    sqlite3_reset(st);
+    return value;
+}
+
 int store_profile_consent(store *s, const char *profile_id, const char *channel)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_CONSENT,

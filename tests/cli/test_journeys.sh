@@ -112,3 +112,37 @@ if [ "$held" -gt 150 ] && [ "$held" -lt 250 ]; then
 else
     not_ok "holdout: about half of 400 people are held out" "$held held out"
 fi
+
+# Local time: j:wait_until("10:00") in each person's zone, across the US
+# fall-back night; an unknown zone falls back to the configured default.
+{
+    ev k1 identify 2026-10-31T00:00:00Z '{"timezone":"Asia/Kolkata"}'
+    ev n1 identify 2026-10-31T00:00:00Z '{"timezone":"America/New_York"}'
+    ev m1 identify 2026-10-31T00:00:00Z '{"timezone":"Mars/Olympus"}'
+    ev n1 "Signed Up" 2026-10-31T20:00:00Z
+    ev m1 "Signed Up" 2026-11-01T08:00:00Z
+    ev k1 "Signed Up" 2026-11-02T06:00:00Z
+} >"$TMP/local.ndjson"
+LDB=$TMP/l.db
+LOUT=$TMP/l.out
+"$NUDGE" --db "$LDB" --outbox "$LOUT" run $R/local.lua --events "$TMP/local.ndjson" \
+    --clock event >/dev/null 2>&1
+"$NUDGE" --db "$LDB" --outbox "$LOUT" tick --now 2026-12-02T00:00:00Z >/dev/null 2>&1
+morning() { grep -F "\"profile\":\"$1\"" "$LOUT" | grep -F '"template":"morning"'; }
+case $(morning n1) in
+*'"at":"2026-11-01T15:00:00.000Z"'*'"hour":10,"minute":0,"zone":"America/New_York"'*)
+    ok "wait_until: 10:00 in New York on the fall-back day is 15:00 UTC" ;;
+*) not_ok "wait_until: 10:00 in New York on the fall-back day is 15:00 UTC" "$(morning n1)" ;;
+esac
+case $(morning k1) in
+*'"at":"2026-11-03T04:30:00.000Z"'*'"zone":"Asia/Kolkata"'*)
+    ok "wait_until: after 10:00 IST it waits for the next day's 10:00 (04:30 UTC)" ;;
+*) not_ok "wait_until: after 10:00 IST it waits for the next day's 10:00 (04:30 UTC)" "$(morning k1)" ;;
+esac
+case $(morning m1) in
+*'"at":"2026-11-01T10:00:00.000Z"'*'"zone":"UTC"'*)
+    ok "wait_until: an unknown zone falls back to the default (UTC)" ;;
+*) not_ok "wait_until: an unknown zone falls back to the default (UTC)" "$(morning m1)" ;;
+esac
+equals "wait_until: an ISO-8601 instant" \
+    "$(grep -F '"template":"december"' "$LOUT" | grep -c '"at":"2026-12-01T00:00:00.000Z"')" 3
