@@ -120,7 +120,12 @@ int act_send(activation *a, const char *channel, const char *template_name,
 
 void act_timezone(activation *a, char *zone)
 {
-    char *trait = store_profile_trait(a->store, a->inst->profile_id, "timezone");
+    const char *id = a->inst->profile_id;
+    char *trait = store_profile_trait(a->store, id, "timezone");
+    if (!trait || !tz_valid(trait)) {
+        free(trait);
+        trait = store_profile_context_timezone(a->store, id);
+    }
     const char *chosen = trait && tz_valid(trait) ? trait : a->default_timezone;
     snprintf(zone, TZ_NAME_MAX + 1, "%s", chosen ? chosen : "UTC");
     free(trait);

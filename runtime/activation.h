@@ -66,7 +66,8 @@ int act_send(activation *a, const char *channel, const char *template_name,
              const char *vars_json, const char **status, const char **result);
 
 /* The person's IANA time zone: the `timezone` trait when it names a real
- * zone, else the default.  Writes it into zone (TZ_NAME_MAX + 1 bytes). */
+ * zone, else the latest `context.timezone` of their events, else the
+ * default.  Writes it into zone (TZ_NAME_MAX + 1 bytes). */
 void act_timezone(activation *a, char *zone);
 
 /* j:wait_until's due time for "HH:MM" (the next such local time in the

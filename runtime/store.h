@@ -81,6 +81,10 @@ char *store_profile_json(store *s, const char *profile_id);
 /* A top-level string trait of the profile (malloc'd), or NULL. */
 char *store_profile_trait(store *s, const char *profile_id, const char *trait);
 
+/* The latest `context.timezone` among the profile's events (malloc'd), or
+ * NULL.  Read on demand, so events carrying it cost nothing extra. */
+char *store_profile_context_timezone(store *s, const char *profile_id);
+
 /* The profile's `consent` trait for a channel: 1 granted, 0 refused, -1
  * no record (the config's default applies). */
 int store_profile_consent(store *s, const char *profile_id, const char *channel);

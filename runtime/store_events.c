@@ -75,6 +75,21 @@ char *store_profile_trait(store *s, const char *profile_id, const char *trait)
     return value;
 }
 
+char *store_profile_context_timezone(store *s, const char *profile_id)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_PROFILE_CONTEXT_TZ,
+        "SELECT json_extract(body, '$.context.timezone') AS tz FROM events"
+        " WHERE profile_id = ? AND tz IS NOT NULL ORDER BY ts_ms DESC LIMIT 1");
+    char *value = NULL;
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        value = store_column_dup(st, 0);
+    sqlite3_reset(st);
+    return value;
+}
+
 int store_profile_consent(store *s, const char *profile_id, const char *channel)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_CONSENT,

@@ -122,6 +122,7 @@ fi
     ev n1 "Signed Up" 2026-10-31T20:00:00Z
     ev m1 "Signed Up" 2026-11-01T08:00:00Z
     ev k1 "Signed Up" 2026-11-02T06:00:00Z
+    printf '%s\n' '{"type":"track","userId":"c1","event":"Signed Up","timestamp":"2026-11-02T06:00:00Z","context":{"timezone":"Asia/Kolkata"}}'
 } >"$TMP/local.ndjson"
 LDB=$TMP/l.db
 LOUT=$TMP/l.out
@@ -144,5 +145,10 @@ case $(morning m1) in
     ok "wait_until: an unknown zone falls back to the default (UTC)" ;;
 *) not_ok "wait_until: an unknown zone falls back to the default (UTC)" "$(morning m1)" ;;
 esac
+case $(morning c1) in
+*'"at":"2026-11-03T04:30:00.000Z"'*'"zone":"Asia/Kolkata"'*)
+    ok "wait_until: without a timezone trait, the events' context.timezone counts" ;;
+*) not_ok "wait_until: without a timezone trait, the events' context.timezone counts" "$(morning c1)" ;;
+esac
 equals "wait_until: an ISO-8601 instant" \
-    "$(grep -F '"template":"december"' "$LOUT" | grep -c '"at":"2026-12-01T00:00:00.000Z"')" 3
+    "$(grep -F '"template":"december"' "$LOUT" | grep -c '"at":"2026-12-01T00:00:00.000Z"')" 4
