@@ -5,7 +5,7 @@ PKGS    := lua5.4 libcjson sqlite3 libsodium libcurl
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libcurl4-openssl-dev libsodium-dev libcjson-dev sqlite3 time tzdata
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ilua -Ibuild
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ilua
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined

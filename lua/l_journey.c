@@ -288,7 +288,7 @@ static int j_split(lua_State *L)
         lua_pop(L, 1);
     }
     luaL_argcheck(L, count > 0, 2, "no variants given");
-    lua_pushstring(L, names[act_split(a, names, weights, count)]);
+    lua_pushstring(L, names[act_split(a, weights, count)]);
     record_value(L, a, "split", -1);
     return 1;
 }

@@ -165,11 +165,10 @@ double act_stable_fraction(const char *journey, const char *profile_id, const ch
     return (double)v / (double)(1ULL << 56);
 }
 
-int act_split(activation *a, const char *const *names, const double *weights, int count)
+int act_split(activation *a, const double *weights, int count)
 {
     char salt[32];
     double total = 0, at = 0;
-    (void)names;
     for (int i = 0; i < count; i++)
         total += weights[i];
     snprintf(salt, sizeof salt, "split-%d", a->seq);

@@ -78,7 +78,7 @@ int act_due_time(activation *a, const char *when, int64_t *due_ms);
 int act_consented(activation *a, const char *channel, const char *purpose);
 
 /* j:split: index of the chosen variant, stable per person, journey and step. */
-int act_split(activation *a, const char *const *names, const double *weights, int count);
+int act_split(activation *a, const double *weights, int count);
 
 /* A fraction in [0, 1) stable for (journey, profile, salt). */
 double act_stable_fraction(const char *journey, const char *profile_id, const char *salt);

@@ -156,7 +156,6 @@ static int fire_timer(engine *e, int64_t id, int64_t due)
     rc = 0;
     if (in.state == INSTANCE_WAITING && in.pending_due_ms == due) {
         recipe *r = host_recipe(e->host, in.version, err, sizeof err);
-        e->stats->timers_fired++;
         if (r) {
             rc = activate(e, r, &in, WAKE_TIMER, NULL, NULL);
         } else {

@@ -13,7 +13,6 @@ typedef struct engine_stats {
     long journeys_started, journeys_exited, journeys_completed, journeys_failed;
     act_counters sends; /* queued and held out, counted as they happen */
     long messages_delivered, messages_failed;
-    long timers_fired;
 } engine_stats;
 
 typedef struct engine_options {

@@ -22,11 +22,6 @@ sqlite3 *store_db(store *s)
     return s->db;
 }
 
-const char *store_errmsg(store *s)
-{
-    return sqlite3_errmsg(s->db);
-}
-
 /* An error inside a transaction that SQLite rolled back by itself (disk
  * full, I/O error) leaves later statements in autocommit mode, where they
  * would commit one by one: from then on every statement is refused. */
@@ -63,6 +58,15 @@ void store_bind_text(sqlite3_stmt *st, int index, const char *text)
         sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, index);
+}
+
+char *store_text_row(sqlite3_stmt *st)
+{
+    char *text = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        text = store_column_dup(st, 0);
+    sqlite3_reset(st);
+    return text;
 }
 
 char *store_column_dup(sqlite3_stmt *st, int col)

@@ -48,7 +48,6 @@ typedef struct history_entry {
 int store_open(const char *path, store **out, char *err, size_t err_len);
 void store_close(store *s);
 sqlite3 *store_db(store *s);
-const char *store_errmsg(store *s);
 
 int store_begin(store *s);
 int store_commit(store *s);

@@ -41,9 +41,7 @@ char *store_event_body(store *s, int64_t event_id)
         store_stmt(s, STMT_EVENT_BODY, "SELECT body FROM events WHERE id = ?");
     if (!st) return NULL;
     sqlite3_bind_int64(st, 1, event_id);
-    char *body = sqlite3_step(st) == SQLITE_ROW ? store_column_dup(st, 0) : NULL;
-    sqlite3_reset(st);
-    return body;
+    return store_text_row(st);
 }
 
 /* identify merges traits as a JSON merge patch (RFC 7396): nested objects
@@ -65,14 +63,10 @@ char *store_profile_trait(store *s, const char *profile_id, const char *trait)
     sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_TRAIT,
                                   "SELECT json_extract(traits, '$.' || ?) FROM profiles"
                                   " WHERE id = ?");
-    char *value = NULL;
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, trait, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
-        value = store_column_dup(st, 0);
-    sqlite3_reset(st);
-    return value;
+    return store_text_row(st);
 }
 
 char *store_profile_context_timezone(store *s, const char *profile_id)
@@ -81,13 +75,9 @@ char *store_profile_context_timezone(store *s, const char *profile_id)
         s, STMT_PROFILE_CONTEXT_TZ,
         "SELECT json_extract(body, '$.context.timezone') AS tz FROM events"
         " WHERE profile_id = ? AND tz IS NOT NULL ORDER BY ts_ms DESC LIMIT 1");
-    char *value = NULL;
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
-        value = store_column_dup(st, 0);
-    sqlite3_reset(st);
-    return value;
+    return store_text_row(st);
 }
 
 int store_profile_consent(store *s, const char *profile_id, const char *channel)
@@ -117,9 +107,7 @@ char *store_profile_json(store *s, const char *profile_id)
         " 'last_seen', (SELECT max(ts_ms) / 1000 FROM events WHERE profile_id = ?1)))");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    char *text = sqlite3_step(st) == SQLITE_ROW ? store_column_dup(st, 0) : NULL;
-    sqlite3_reset(st);
-    return text;
+    return store_text_row(st);
 }
 
 int store_recipe_put(store *s, const char *hash, const char *name, const char *path,

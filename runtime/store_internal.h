@@ -48,6 +48,10 @@ int store_fail(store *s, const char *what);
 /* Binds a possibly-NULL text. */
 void store_bind_text(sqlite3_stmt *st, int index, const char *text);
 
+/* Steps a bound one-column query: a malloc'd copy of its text, or NULL
+ * for no row or a value that is not text.  Resets the statement. */
+char *store_text_row(sqlite3_stmt *st);
+
 /* A malloc'd copy of column text, or NULL for SQL NULL. */
 char *store_column_dup(sqlite3_stmt *st, int col);
 
