@@ -3,7 +3,7 @@
 CC      ?= cc
 PKGS    := lua5.4 libcjson sqlite3 libsodium libcurl
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
-            libcurl4-openssl-dev libsodium-dev libcjson-dev sqlite3 time tzdata
+            libcurl4-openssl-dev libsodium-dev libcjson-dev libcsv-dev sqlite3 time tzdata
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ilua
 ifeq ($(SAN),1)
@@ -15,7 +15,7 @@ BUILD   := build
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS     = $(PKG_LIBS) -lpthread -lm
+LIBS     = $(PKG_LIBS) -lcsv -lpthread -lm
 
 RUNTIME_SRC := $(wildcard runtime/*.c) $(wildcard lua/*.c)
 CORE_SRC    := $(filter-out runtime/main.c,$(RUNTIME_SRC))
@@ -44,7 +44,7 @@ deps:
 # `make test` and `make demo` install the dependencies when a header is missing.
 check-deps:
 	@for h in /usr/include/lua5.4/lua.h /usr/include/sqlite3.h /usr/include/sodium.h \
-	          /usr/include/cjson/cJSON.h /usr/include/x86_64-linux-gnu/curl/curl.h \
+	          /usr/include/cjson/cJSON.h /usr/include/x86_64-linux-gnu/curl/curl.h /usr/include/csv.h \
 	          /usr/bin/sqlite3 /usr/bin/time /usr/share/zoneinfo/America/New_York; do \
 	  [ -e $$h ] || { echo "missing $$h: running make deps"; $(MAKE) --no-print-directory deps; break; }; \
 	done; command -v pkg-config >/dev/null || $(MAKE) --no-print-directory deps

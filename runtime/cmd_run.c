@@ -21,6 +21,7 @@ typedef struct run_state {
     cli *c;
     store *store;
     engine *engine;
+    deliverer *deliverer; /* NULL: deliver on this thread */
     engine_stats stats;
     ingest_stats ingest;
     long in_batch, seen; /* seen: events handed to the engine */
@@ -102,7 +103,9 @@ static int commit_batch(run_state *r, int reopen)
     r->batch_started_ns = time_mono_ns();
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
-    if (deliver_outbox(r->store, r->c->outbox_path, &r->stats.messages_delivered))
+    if (r->deliverer
+            ? deliverer_kick(r->deliverer)
+            : deliver_outbox(r->store, r->c->outbox_path, &r->stats.messages_delivered))
         return -1;
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;
@@ -171,6 +174,10 @@ static int run_events(run_state *r)
         return log_error("cannot open events file %s: %m", c->events_path), -1;
     const char *source =
         c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
+    if (!c->dry_run && !(r->deliverer = deliverer_start(c->db_path, c->outbox_path))) {
+        if (in != stdin) fclose(in);
+        return -1;
+    }
     int rc = store_begin(r->store);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
     if (!rc && c->events_path)
@@ -182,6 +189,8 @@ static int run_events(run_state *r)
     r->stats.events_rejected = r->ingest.rejected;
     if (!rc) rc = commit_batch(r, 0);
     store_rollback(r->store); /* after an error, or the dry run's work */
+    if (deliverer_finish(r->deliverer, &r->stats.messages_delivered)) rc = -1;
+    r->deliverer = NULL;
     return rc;
 }
 

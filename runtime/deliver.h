@@ -9,4 +9,18 @@
  * or -1 on a store or file error (logged); nothing is lost either way. */
 int deliver_outbox(store *s, const char *path, long *delivered);
 
+/* A delivery thread with its own store connection, for `nudge run`. */
+typedef struct deliverer deliverer;
+
+/* Opens DB_PATH again and starts the thread; NULL (logged) on failure. */
+deliverer *deliverer_start(const char *db_path, const char *outbox_path);
+
+/* Tells the thread a batch was committed.  -1 if an earlier round failed
+ * (logged there): the caller should stop. */
+int deliverer_kick(deliverer *d);
+
+/* Delivers what is left, stops the thread, adds its count to *delivered.
+ * 0, or -1 if any round failed.  NULL is fine. */
+int deliverer_finish(deliverer *d, long *delivered);
+
 #endif

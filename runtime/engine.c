@@ -245,7 +245,9 @@ static int start_instance(engine *e, recipe *r, routing *rt)
     int ok = may_enter(e, r, profile_id, now);
     if (ok <= 0) return ok;
     if (r->has_where) {
-        char err[600], *profile = store_profile_json(e->store, profile_id);
+        char err[600], *profile = r->where_reads_profile
+                                      ? store_profile_json(e->store, profile_id)
+                                      : NULL;
         ok = host_where(e->host, r, rt->json, profile, err, sizeof err);
         free(profile);
         if (ok < 0)

@@ -22,6 +22,16 @@ struct host {
     int count, cap;
 };
 
+/* Whether the where function at the top of L declares a second parameter
+ * (or is variadic): the profile is loaded and converted only then. */
+static int where_reads_profile(lua_State *L)
+{
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    if (!lua_getinfo(L, ">u", &ar)) return 1;
+    return ar.nparams >= 2 || ar.isvararg;
+}
+
 static const luaL_Reg recipe_modules[] = {{"nudge.time", luaopen_nudge_time},
                                           {NULL, NULL}};
 
@@ -108,6 +118,7 @@ static void read_journey(lua_State *L, recipe *r)
     r->trigger_event = string_field(L, lua_gettop(L), "event");
     raw_field(L, -1, "where");
     r->has_where = lua_isfunction(L, -1);
+    r->where_reads_profile = r->has_where && where_reads_profile(L);
     r->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     raw_field(L, t, "exit_on");
     int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
@@ -258,7 +269,10 @@ int host_where(host *h, recipe *r, const char *event_json, const char *profile_j
     lua_State *L = r->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->where_ref);
     l_push_json_text(L, event_json);
-    l_push_json_text(L, profile_json);
+    if (profile_json)
+        l_push_json_text(L, profile_json);
+    else
+        lua_pushnil(L);
     if (sandbox_pcall(L, 2, 1) != LUA_OK) {
         snprintf(err, err_len, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);

@@ -15,6 +15,7 @@ typedef struct recipe {
     char *name, *path, *purpose;
     char *trigger_event;
     int has_where;
+    int where_reads_profile; /* where takes a second parameter (or ...) */
     char **exit_on;
     int exit_on_count;
     char *goal_event;

@@ -7,6 +7,7 @@
 typedef struct sandbox {
     size_t used, limit;
     int64_t budget_ns, deadline_ns; /* thread CPU time */
+    int64_t wall_deadline_ns;       /* CPU time cannot pass the budget before this */
     int running;                    /* recipe code runs: limits apply */
     int mem_refused;                /* the allocator refused while running */
     char trip[400];                 /* a limit's message, once tripped */

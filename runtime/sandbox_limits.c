@@ -87,9 +87,14 @@ static int raise_trip(lua_State *L)
     return lua_error(L);
 }
 
+/* The thread CPU clock is a system call, the monotonic one is not: a
+ * thread's CPU time grows no faster than wall time, so the CPU clock is
+ * read only once the wall clock says the budget could be spent. */
 static int over(sandbox *sb)
 {
-    return sb->trip[0] || sb->mem_refused || time_thread_cpu_ns() >= sb->deadline_ns;
+    return sb->trip[0] || sb->mem_refused ||
+           (time_mono_ns() >= sb->wall_deadline_ns &&
+            time_thread_cpu_ns() >= sb->deadline_ns);
 }
 
 static void budget_hook(lua_State *L, lua_Debug *ar)
@@ -110,6 +115,7 @@ static void check_limits(lua_State *L)
 void limits_arm(sandbox *sb, lua_State *T)
 {
     sb->deadline_ns = time_thread_cpu_ns() + sb->budget_ns;
+    sb->wall_deadline_ns = time_mono_ns() + sb->budget_ns;
     sb->mem_refused = 0;
     sb->trip[0] = 0;
     sb->running = 1;

@@ -1,0 +1,97 @@
+/* Delivery on a second thread for `nudge run`: after each committed batch
+ * the engine kicks the deliverer, which sends what that batch queued
+ * through its own store connection while the engine reads on.  The
+ * exactly-once bookkeeping is deliver_outbox's, unchanged; SQLite's write
+ * lock keeps the two threads' transactions apart. */
+#include "deliver.h"
+
+#include "log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct deliverer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    store *store;
+    const char *outbox_path;
+    int kicked, stopping, failed;
+    long delivered;
+};
+
+/* Waits for a kick or the stop; 1 when this is the last round (stopping,
+ * and every kick already served). */
+static int wait_for_work(deliverer *d)
+{
+    pthread_mutex_lock(&d->lock);
+    while (!d->kicked && !d->stopping)
+        pthread_cond_wait(&d->wake, &d->lock);
+    int last = !d->kicked;
+    d->kicked = 0;
+    pthread_mutex_unlock(&d->lock);
+    return last;
+}
+
+static void *deliverer_main(void *arg)
+{
+    deliverer *d = arg;
+    int last, rc;
+    do {
+        long sent = 0;
+        last = wait_for_work(d);
+        rc = deliver_outbox(d->store, d->outbox_path, &sent);
+        pthread_mutex_lock(&d->lock);
+        d->delivered += sent;
+        d->failed |= rc != 0;
+        pthread_mutex_unlock(&d->lock);
+    } while (!rc && !last);
+    return NULL;
+}
+
+deliverer *deliverer_start(const char *db_path, const char *outbox_path)
+{
+    char err[600];
+    deliverer *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->outbox_path = outbox_path;
+    if (store_open(db_path, &d->store, err, sizeof err)) {
+        log_error("%s", err);
+        return free(d), NULL;
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    if (pthread_create(&d->thread, NULL, deliverer_main, d)) {
+        log_error("cannot start the delivery thread");
+        store_close(d->store);
+        return free(d), NULL;
+    }
+    return d;
+}
+
+int deliverer_kick(deliverer *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int failed = d->failed;
+    d->kicked = 1;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    return failed ? -1 : 0;
+}
+
+int deliverer_finish(deliverer *d, long *delivered)
+{
+    if (!d) return 0;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = 1;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    int rc = d->failed ? -1 : 0;
+    *delivered += d->delivered;
+    store_close(d->store);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->wake);
+    free(d);
+    return rc;
+}
