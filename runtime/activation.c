@@ -3,6 +3,8 @@
  * transaction as everything else the step does. */
 #include "activation.h"
 
+#include "privacy.h"
+
 #include "log.h"
 #include "timeutil.h"
 
@@ -93,29 +95,60 @@ const char *act_trigger_json(activation *a)
     return in->trigger_json;
 }
 
+/* Why this message may not go out: the holdout, or a suppressed address
+ * (forgotten people are kept out of marketing only).  NULL: it may. */
+static const char *blocked_by(activation *a, char **owned)
+{
+    *owned = NULL;
+    if (a->inst->holdout) return "holdout";
+    char *reason = store_suppression_reason(a->store, a->inst->profile_id);
+    int transactional = a->purpose && !strcmp(a->purpose, "transactional");
+    if (reason && transactional && !strcmp(reason, "forgotten")) free(reason), reason = NULL;
+    return *owned = reason;
+}
+
 int act_send(activation *a, const char *channel, const char *template_name,
              const char *vars_json, const char **status, const char **result)
 {
     instance *in = a->inst;
-    const char *outcome = in->holdout ? "holdout" : "queued";
-    if (!in->holdout) {
+    char *owned;
+    const char *reason = blocked_by(a, &owned);
+    const char *outcome = !reason ? "queued" : in->holdout ? "holdout" : "suppressed";
+    int rc = 0;
+    if (!reason) {
         char key[64];
         snprintf(key, sizeof key, "nudge-%lld-%d", (long long)in->id, a->seq);
-        if (store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id,
-                                channel, template_name, vars_json, a->now_ms))
-            return -1;
+        rc = store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id,
+                                 channel, template_name, vars_json, a->now_ms);
         a->counters->messages_queued++;
-    } else {
+    } else if (in->holdout) {
         a->counters->messages_holdout++;
+    } else {
+        a->counters->messages_suppressed++;
     }
-    if (store_message_log(a->store, in->id, in->profile_id, in->journey, channel,
-                          template_name, outcome, in->holdout ? "control group" : NULL,
-                          a->now_ms))
-        return -1;
+    rc = rc || store_message_log(a->store, in->id, in->profile_id, in->journey, channel,
+                                 template_name, outcome,
+                                 in->holdout ? "control group" : reason, a->now_ms);
     *status = outcome;
-    *result = in->holdout ? "{\"reason\":\"holdout\",\"status\":\"holdout\"}"
-                          : "{\"status\":\"queued\"}";
-    return 0;
+    if (!reason) {
+        *result = "{\"status\":\"queued\"}";
+    } else {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "reason", reason);
+        cJSON_AddStringToObject(r, "status", outcome);
+        if (!cJSON_PrintPreallocated(r, a->send_result, sizeof a->send_result, 0))
+            rc = 1;
+        cJSON_Delete(r);
+        *result = a->send_result;
+    }
+    free(owned);
+    return rc ? -1 : 0;
+}
+
+char *act_profile_json(activation *a)
+{
+    char *text = store_profile_json(a->store, a->inst->profile_id, a->now_ms);
+    return privacy_expose(a->privacy, a->store, a->inst->profile_id, text);
 }
 
 void act_timezone(activation *a, char *zone)

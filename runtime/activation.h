@@ -16,7 +16,7 @@ enum act_outcome { ACT_RUNNING, ACT_SUSPENDED, ACT_COMPLETED, ACT_EXITED, ACT_FA
 enum act_block { BLOCK_SUSPEND, BLOCK_TIMEOUT, BLOCK_EVENT };
 
 typedef struct act_counters {
-    long messages_queued, messages_holdout;
+    long messages_queued, messages_holdout, messages_suppressed;
 } act_counters;
 
 typedef struct activation {
@@ -31,8 +31,11 @@ typedef struct activation {
     enum wake_kind wake;
     const char *wake_event_name; /* WAKE_EVENT: the event's name ... */
     const char *wake_event_json; /* ... and its JSON */
+    const char *purpose;         /* the journey's: "marketing" unless "transactional" */
+    struct privacy *privacy;     /* for PII the config exposes; may be NULL */
     enum act_outcome outcome;
     char error[600];
+    char send_result[160]; /* act_send's result when it is not a fixed text */
     act_counters *counters;
 } activation;
 
@@ -60,10 +63,16 @@ int act_unblock(activation *a);
  * if it is gone. */
 const char *act_trigger_json(activation *a);
 
-/* j:send: queues the message (or records the holdout); sets its status
- * ("queued", "holdout") and the result to record as JSON (static text). */
+/* j:send: queues the message, or records why not (holdout; suppressed:
+ * an address of the person is on the suppression list — "forgotten"
+ * entries stop marketing only); sets its status and the result to record
+ * as JSON (static text, or a->send_result). */
 int act_send(activation *a, const char *channel, const char *template_name,
              const char *vars_json, const char **status, const char **result);
+
+/* j:profile: the profile's JSON with computed traits, PII masked except
+ * what the config exposes (malloc'd), or NULL. */
+char *act_profile_json(activation *a);
 
 /* The person's IANA time zone: the `timezone` trait when it names a real
  * zone, else the latest `context.timezone` of their events, else the

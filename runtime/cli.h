@@ -18,7 +18,7 @@ typedef struct cli {
     int arg_count;
     const char *config_path, *db_path, *outbox_path, *events_path, *clock, *now;
     const char *target;
-    int dry_run, strict, quiet, verbose;
+    int dry_run, strict, quiet, verbose, rotate;
     config cfg;
 } cli;
 
@@ -26,10 +26,15 @@ int cmd_run(cli *c);
 int cmd_tick(cli *c);
 int cmd_check(cli *c);
 int cmd_hash(cli *c);
+int cmd_keygen(cli *c);
+int cmd_profile(cli *c);
 
 /* Shared by the commands: loads the recipes named on the command line (or
  * found in the config's folders) into the host.  0, or -1 (reported). */
 int cli_load_recipes(cli *c, host *h, engine *e);
+/* Opens the key file and the database's keys for PII (the config's
+ * key_file and pii settings).  0, or -1 (logged). */
+int cli_open_privacy(cli *c, store *s, privacy **out);
 
 /* Prints the summary line of SPEC §8. */
 void cli_print_summary(const cli *c, const engine_stats *st, store *s);

@@ -22,6 +22,7 @@ typedef struct run_state {
     store *store;
     engine *engine;
     deliverer *deliverer; /* NULL: deliver on this thread */
+    privacy *privacy;
     engine_stats stats;
     ingest_stats ingest;
     long in_batch, seen; /* seen: events handed to the engine */
@@ -61,6 +62,18 @@ static int load_folder(host *h, engine *e, const char *dir)
     return rc;
 }
 
+int cli_open_privacy(cli *c, store *s, privacy **out)
+{
+    char err[800];
+    privacy_options o = {.key_file = c->cfg.key_file,
+                         .fields = c->cfg.pii_fields,
+                         .field_count = c->cfg.pii_field_count,
+                         .exposed = c->cfg.pii_exposed,
+                         .exposed_count = c->cfg.pii_exposed_count};
+    if (privacy_open(s, &o, out, err, sizeof err)) return log_error("%s", err), -1;
+    return 0;
+}
+
 int cli_load_recipes(cli *c, host *h, engine *e)
 {
     const char **paths = c->args;
@@ -83,11 +96,12 @@ void cli_print_summary(const cli *c, const engine_stats *st, store *s)
     if (c->quiet) return;
     printf("events %ld accepted, %ld rejected, %ld duplicate; "
            "journeys %ld started, %ld exited, %ld completed, %ld failed, %ld waiting; "
-           "messages %ld delivered, 0 suppressed, 0 deferred, %ld holdout, %ld failed\n",
+           "messages %ld delivered, %ld suppressed, 0 deferred, %ld holdout, %ld failed\n",
            st->events_accepted, st->events_rejected, st->events_duplicate,
            st->journeys_started, st->journeys_exited, st->journeys_completed,
            st->journeys_failed, (long)store_instances_live_count(s),
-           st->messages_delivered, st->sends.messages_holdout, st->messages_failed);
+           st->messages_delivered, st->sends.messages_suppressed,
+           st->sends.messages_holdout, st->messages_failed);
     if (c->verbose) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
@@ -143,9 +157,11 @@ static int open_run(run_state *r, cli *c, host **h)
     r->c = c;
     if (store_open(c->db_path, &r->store, err, sizeof err))
         return log_error("%s", err), EXIT_FAILURE_RUNTIME;
+    if (cli_open_privacy(c, r->store, &r->privacy)) return EXIT_FAILURE_RUNTIME;
     engine_options options = {.event_clock = c->clock && !strcmp(c->clock, "event"),
                               .consent_default = c->cfg.consent_default,
-                              .timezone = c->cfg.timezone};
+                              .timezone = c->cfg.timezone,
+                              .privacy = r->privacy};
     *h = host_new(r->store, c->cfg.limits);
     r->engine = *h ? engine_new(r->store, *h, options, &r->stats) : NULL;
     if (!r->engine) return log_error("cannot start the engine"), EXIT_FAILURE_RUNTIME;
@@ -159,6 +175,7 @@ static void close_run(run_state *r, host *h)
 {
     engine_free(r->engine);
     host_free(h);
+    privacy_free(r->privacy);
     store_close(r->store);
 }
 
@@ -180,8 +197,10 @@ static int run_events(run_state *r)
     }
     int rc = store_begin(r->store);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
+    int pii_count;
+    char *const *pii = privacy_fields(r->privacy, &pii_count);
     if (!rc && c->events_path)
-        rc = ingest_stream_threaded(in, source, on_event, r, &r->ingest);
+        rc = ingest_stream_threaded(in, source, pii, pii_count, on_event, r, &r->ingest);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
     if (in != stdin) fclose(in);
     show_progress(r, 1);

@@ -78,6 +78,49 @@ static int read_limits(lua_State *L, config *c, const char *path, char *err,
     return 0;
 }
 
+/* A list of strings at key `name` of the table on top; 0, or -1 with err. */
+static int read_names(lua_State *L, const char *name, char ***out, int *count,
+                      const char *what, char *err, size_t err_len)
+{
+    int type = lua_getfield(L, -1, name);
+    int n = type == LUA_TTABLE ? (int)lua_rawlen(L, -1) : 0;
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        return lua_pop(L, 1), snprintf(err, err_len, "%s must be a list of names", what), -1;
+    *out = calloc((size_t)n + 1, sizeof **out);
+    for (int i = 1; i <= n && *out; i++, lua_pop(L, 1)) {
+        if (lua_rawgeti(L, -1, i) != LUA_TSTRING || !lua_rawlen(L, -1))
+            return lua_pop(L, 2), snprintf(err, err_len, "%s must be a list of names", what),
+                   -1;
+        (*out)[(*count)++] = strdup(lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* pii = { fields = {...}, expose = {...} } */
+static int read_pii(lua_State *L, config *c, const char *path, char *err, size_t err_len)
+{
+    char what[600];
+    if (lua_getfield(L, -1, "pii") != LUA_TTABLE) return lua_pop(L, 1), 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        lua_pop(L, 1);
+        if (strcmp(key, "fields") && strcmp(key, "expose"))
+            return lua_pop(L, 2),
+                   snprintf(err, err_len, "%s: key 'pii': unknown key '%s'", path, key), -1;
+    }
+    snprintf(what, sizeof what, "%s: key 'pii.fields'", path);
+    int rc = read_names(L, "fields", &c->pii_fields, &c->pii_field_count, what, err,
+                        err_len);
+    snprintf(what, sizeof what, "%s: key 'pii.expose'", path);
+    if (!rc)
+        rc = read_names(L, "expose", &c->pii_exposed, &c->pii_exposed_count, what, err,
+                        err_len);
+    lua_pop(L, 1);
+    return rc;
+}
+
 static int read_settings(lua_State *L, config *c, const char *path, char *err,
                          size_t err_len)
 {
@@ -112,7 +155,9 @@ static int read_settings(lua_State *L, config *c, const char *path, char *err,
         }
     }
     lua_pop(L, 1);
-    return read_limits(L, c, path, err, err_len);
+    return read_limits(L, c, path, err, err_len) || read_pii(L, c, path, err, err_len)
+               ? -1
+               : 0;
 }
 
 static int load_file(const char *path, config *c, char *err, size_t err_len)
@@ -147,7 +192,6 @@ int config_load(const char *path, config *c, char *err, size_t err_len)
 {
     memset(c, 0, sizeof *c);
     c->db_path = strdup("nudge.db");
-    c->key_file = strdup("nudge.key");
     c->outbox_path = strdup("outbox.ndjson");
     c->consent_default = strdup("opt_in");
     c->timezone = strdup("UTC");
@@ -162,5 +206,10 @@ void config_free(config *c)
     for (int i = 0; i < c->recipe_dir_count; i++)
         free(c->recipe_dirs[i]);
     free(c->recipe_dirs);
+    for (int i = 0; i < c->pii_field_count; i++)
+        free(c->pii_fields[i]);
+    for (int i = 0; i < c->pii_exposed_count; i++)
+        free(c->pii_exposed[i]);
+    free(c->pii_fields), free(c->pii_exposed);
     memset(c, 0, sizeof *c);
 }

@@ -6,13 +6,17 @@
 
 typedef struct config {
     char *db_path;         /* "nudge.db" */
-    char *key_file;        /* "nudge.key" */
+    char *key_file;        /* NULL: nudge.key beside the database */
     char *outbox_path;     /* the file channel's output: "outbox.ndjson" */
     char *consent_default; /* "opt_in" or "opt_out" */
     char *timezone;        /* default time zone for profiles: "UTC" */
     char **recipe_dirs;    /* folders searched when no recipe is named */
     int recipe_dir_count;
     sandbox_limits limits;
+    char **pii_fields; /* pii.fields: PII traits beyond the defaults */
+    int pii_field_count;
+    char **pii_exposed; /* pii.expose: PII fields recipes see in the clear */
+    int pii_exposed_count;
 } config;
 
 /* Fills `out` with defaults, then with `path` when given (or when

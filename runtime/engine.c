@@ -122,6 +122,8 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
                     .default_timezone = e->options.timezone,
                     .wake_event_name = ev ? route_name(ev) : NULL,
                     .wake_event_json = event_json,
+                    .purpose = r->purpose,
+                    .privacy = e->options.privacy,
                     .counters = &e->stats->sends};
     if (act_begin(&a)) return -1;
     host_activate(e->host, r, &a);
@@ -246,7 +248,7 @@ static int start_instance(engine *e, recipe *r, routing *rt)
     if (ok <= 0) return ok;
     if (r->has_where) {
         char err[600], *profile = r->where_reads_profile
-                                      ? store_profile_json(e->store, profile_id)
+                                      ? store_profile_json(e->store, profile_id, now)
                                       : NULL;
         ok = host_where(e->host, r, rt->json, profile, err, sizeof err);
         free(profile);
@@ -272,27 +274,80 @@ static int start_instance(engine *e, recipe *r, routing *rt)
     return rc;
 }
 
-/* The identify call's traits join the profile. */
+/* The identify call's traits join the profile (PII encrypted). */
 static int apply_identify(engine *e, const nudge_event *ev)
 {
-    if (ev->traits_json)
-        return store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json);
-    cJSON *traits =
-        ev->json ? cJSON_GetObjectItemCaseSensitive(ev->json, "traits") : NULL;
-    if (!cJSON_IsObject(traits)) return 0;
-    char *text = cJSON_PrintUnformatted(traits);
-    int rc = text ? store_profile_merge_traits(e->store, ev->profile_id, text) : -1;
-    free(text);
+    if (!ev->traits_json) return 0;
+    return e->options.privacy ? privacy_apply_traits(e->options.privacy, e->store,
+                                                     ev->profile_id, ev->traits_json)
+                              : store_profile_merge_traits(e->store, ev->profile_id,
+                                                           ev->traits_json);
+}
+
+/* Links FROM (an anonymous id, or alias's previousId) to profile INTO:
+ * FROM's events, traits, PII and journeys move there.  An id already
+ * linked keeps its first link. */
+static int link_identity(engine *e, const char *from, const char *into)
+{
+    if (!from || !into || !strcmp(from, into)) return 0;
+    char *linked = store_identity_resolve(e->store, from);
+    if (linked) {
+        if (strcmp(linked, into))
+            log_warn("%s is linked to profile %s already; not linked to %s", from, linked,
+                     into);
+        return free(linked), 0;
+    }
+    int64_t now = engine_now(e);
+    if (store_identity_link(e->store, from, into, now)) return -1;
+    if (store_profile_exists(e->store, from) <= 0) return 0;
+    if (e->options.privacy && privacy_merge(e->options.privacy, e->store, from, into))
+        return -1;
+    return store_profile_merge(e->store, from, into, now);
+}
+
+/* The profile an event belongs to: its userId, else the profile its
+ * anonymousId was linked to, else the anonymousId.  *owned is set when
+ * the id is malloc'd. */
+static const char *event_profile(engine *e, const nudge_event *ev, char **owned)
+{
+    *owned = NULL;
+    if (ev->user_id || !ev->anonymous_id) return ev->profile_id;
+    *owned = store_identity_resolve(e->store, ev->anonymous_id);
+    return *owned ? *owned : ev->profile_id;
+}
+
+/* Links made by the event: identify with both ids, alias. */
+static int apply_links(engine *e, const nudge_event *ev)
+{
+    if (!strcmp(ev->type, "alias")) return link_identity(e, ev->previous_id, ev->user_id);
+    if (!strcmp(ev->type, "identify") && ev->user_id)
+        return link_identity(e, ev->anonymous_id, ev->user_id);
+    return 0;
+}
+
+static int route_event(engine *e, const nudge_event *ev, const char *json, int json_len);
+
+int engine_event(engine *e, const nudge_event *given)
+{
+    char *owned;
+    nudge_event ev = *given;
+    ev.profile_id = event_profile(e, given, &owned);
+    int rc = -1;
+    if (ev.profile_id && !apply_links(e, &ev)) {
+        char *printed = ev.raw ? NULL : cJSON_PrintUnformatted(ev.json);
+        const char *json = printed ? printed : ev.raw;
+        if (json) rc = route_event(e, &ev, json, printed ? (int)strlen(printed) : (int)ev.raw_len);
+        free(printed);
+    }
+    free(owned);
     return rc;
 }
 
-int engine_event(engine *e, const nudge_event *ev)
+/* Stores the event, then routes it: goals, exits and waits of the
+ * profile's live instances, then the triggers. */
+static int route_event(engine *e, const nudge_event *ev, const char *json, int json_len)
 {
-    char *printed = ev->raw ? NULL : cJSON_PrintUnformatted(ev->json);
-    const char *json = printed ? printed : ev->raw;
-    int json_len = printed ? (int)strlen(printed) : (int)ev->raw_len;
     int rc = -1;
-    if (!json) return -1;
     if (e->options.event_clock &&
         engine_advance(e, ev->ts_ms > e->now_ms ? ev->ts_ms : e->now_ms))
         goto done;
@@ -315,6 +370,5 @@ int engine_event(engine *e, const nudge_event *ev)
         if (e->live[i]->trigger_event && !strcmp(e->live[i]->trigger_event, rt.name))
             rc = start_instance(e, e->live[i], &rt);
 done:
-    free(printed);
     return rc;
 }

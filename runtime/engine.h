@@ -6,6 +6,7 @@
 #define NUDGE_ENGINE_H
 #include "host.h"
 #include "ingest.h"
+#include "privacy.h"
 #include "store.h"
 
 typedef struct engine_stats {
@@ -19,6 +20,7 @@ typedef struct engine_options {
     int event_clock;             /* 1: time follows event timestamps */
     const char *consent_default; /* "opt_in" (default) or "opt_out" */
     const char *timezone;        /* for profiles without one (default "UTC") */
+    privacy *privacy;            /* PII encryption; NULL: traits kept as given */
 } engine_options;
 
 typedef struct engine engine;

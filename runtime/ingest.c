@@ -102,9 +102,11 @@ int event_from_json(cJSON *obj, int64_t receive_ms, nudge_event *event, char *wh
             return snprintf(why, why_len, "track without \"event\" name"), -1;
     } else if (!strcmp(event->type, "page") || !strcmp(event->type, "screen")) {
         event->name = string_member(obj, "name", NULL);
-    } else if (!strcmp(event->type, "alias") && !string_member(obj, "previousId", NULL)) {
-        return snprintf(why, why_len, "alias without \"previousId\""), -1;
     }
+    event->previous_id = NULL;
+    if (!strcmp(event->type, "alias") &&
+        !(event->previous_id = string_member(obj, "previousId", NULL)))
+        return snprintf(why, why_len, "alias without \"previousId\""), -1;
     if (event_time(obj, receive_ms, &event->ts_ms, why, why_len)) return -1;
     wrong = 0;
     event->message_id = string_member(obj, "messageId", &wrong);

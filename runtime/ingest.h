@@ -26,6 +26,7 @@ typedef struct nudge_event {
     size_t raw_len;
     const char *traits_json; /* identify traits as text, set instead of
                                 `json` by the threaded reader */
+    const char *previous_id; /* alias: previousId, else NULL */
     char derived_id[48];     /* storage for a derived message_id */
 } nudge_event;
 
@@ -49,8 +50,11 @@ int ingest_stream(FILE *in, const char *source, ingest_fn on_event, void *ctx,
 
 /* Like ingest_stream, but reads and parses on a second thread while the
  * callback runs on this one.  Events reach the callback with json == NULL
- * and raw, traits_json and every string field set. */
-int ingest_stream_threaded(FILE *in, const char *source, ingest_fn on_event, void *ctx,
+ * and raw, traits_json and every string field set.  Members named in
+ * PII_FIELDS (see privacy_scrub_event) are masked in `raw`; traits_json
+ * keeps them, for the profile's encrypted store. */
+int ingest_stream_threaded(FILE *in, const char *source, char *const *pii_fields,
+                           int pii_count, ingest_fn on_event, void *ctx,
                            ingest_stats *stats);
 
 #endif

@@ -3,6 +3,8 @@
  * parsing runs on the second core while this one runs the engine. */
 #include "ingest.h"
 
+#include "privacy.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,8 @@ typedef struct pipe_state {
     chunk *filling; /* the reader's chunk in progress */
     FILE *in;
     const char *source;
+    char *const *pii_fields;
+    int pii_count;
     ingest_stats *stats;
     int rc;
 } pipe_state;
@@ -45,27 +49,43 @@ static void push_chunk(pipe_state *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Copies the strings of ev into one buffer and repoints the copy at it. */
-static char *flatten(const nudge_event *ev, nudge_event *out)
+/* Whether the raw text may hold a PII member (a quoted field name). */
+static int may_hold_pii(const pipe_state *p, const nudge_event *ev)
+{
+    if (!ev->raw) return p->pii_count > 0;
+    for (int i = 0; i < p->pii_count; i++) {
+        char quoted[256];
+        int n = snprintf(quoted, sizeof quoted, "\"%s\"", p->pii_fields[i]);
+        if (n > 0 && (size_t)n < sizeof quoted && memmem(ev->raw, ev->raw_len, quoted, (size_t)n))
+            return 1;
+    }
+    return 0;
+}
+
+/* Copies the strings of ev into one buffer and repoints the copy at it;
+ * the stored text has its PII masked. */
+static char *flatten(const pipe_state *p, const nudge_event *ev, nudge_event *out)
 {
     char *traits = NULL, *printed = NULL;
     if (!strcmp(ev->type, "identify")) {
         cJSON *t = cJSON_GetObjectItemCaseSensitive(ev->json, "traits");
         traits = cJSON_IsObject(t) ? cJSON_PrintUnformatted(t) : NULL;
     }
-    if (!ev->raw) printed = cJSON_PrintUnformatted(ev->json);
-    const char *raw = ev->raw ? ev->raw : printed ? printed : "{}";
+    int scrubbed = may_hold_pii(p, ev) &&
+                   privacy_scrub_event(p->pii_fields, p->pii_count, ev->json) > 0;
+    if (!ev->raw || scrubbed) printed = cJSON_PrintUnformatted(ev->json);
+    const char *raw = printed ? printed : ev->raw ? ev->raw : "{}";
     const char *fields[] = {raw,      ev->type,       ev->user_id, ev->anonymous_id,
-                            ev->name, ev->message_id, traits};
-    const char **slots[] = {&out->raw,          &out->type, &out->user_id,
-                            &out->anonymous_id, &out->name, &out->message_id,
-                            &out->traits_json};
+                            ev->name, ev->message_id, traits,      ev->previous_id};
+    const char **slots[] = {&out->raw,          &out->type,       &out->user_id,
+                            &out->anonymous_id, &out->name,       &out->message_id,
+                            &out->traits_json,  &out->previous_id};
     size_t total = 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         total += fields[i] ? strlen(fields[i]) + 1 : 0;
     char *text = malloc(total), *at = text;
     *out = *ev;
-    for (int i = 0; text && i < 7; i++) {
+    for (int i = 0; text && i < 8; i++) {
         *slots[i] = fields[i] ? at : NULL;
         if (fields[i]) at = stpcpy(at, fields[i]) + 1;
     }
@@ -82,7 +102,7 @@ static int reader_callback(void *ctx, nudge_event *ev)
     if (__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) return 1;
     if (!p->filling && !(p->filling = calloc(1, sizeof *p->filling))) return -1;
     chunk *c = p->filling;
-    if (!(c->texts[c->count] = flatten(ev, &c->events[c->count]))) return -1;
+    if (!(c->texts[c->count] = flatten(p, ev, &c->events[c->count]))) return -1;
     if (++c->count == CHUNK) push_chunk(p);
     return 0;
 }
@@ -130,16 +150,39 @@ static int consume(pipe_state *p, chunk *c, ingest_fn on_event, void *ctx, int r
     return rc;
 }
 
-int ingest_stream_threaded(FILE *in, const char *source, ingest_fn on_event, void *ctx,
+/* Without a second thread: each event flattened, then handed over. */
+struct direct {
+    const pipe_state *p;
+    ingest_fn on_event;
+    void *ctx;
+};
+
+static int flatten_and_call(void *ctx, nudge_event *ev)
+{
+    struct direct *d = ctx;
+    nudge_event flat;
+    char *text = flatten(d->p, ev, &flat);
+    int rc = text ? d->on_event(d->ctx, &flat) : -1;
+    free(text);
+    return rc;
+}
+
+int ingest_stream_threaded(FILE *in, const char *source, char *const *pii_fields,
+                           int pii_count, ingest_fn on_event, void *ctx,
                            ingest_stats *stats)
 {
-    pipe_state p = {.in = in, .source = source, .stats = stats};
+    pipe_state p = {.in = in,
+                    .source = source,
+                    .pii_fields = pii_fields,
+                    .pii_count = pii_count,
+                    .stats = stats};
     pthread_t reader;
     int rc = 0;
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.changed, NULL);
     if (pthread_create(&reader, NULL, reader_main, &p)) {
-        rc = ingest_stream(in, source, on_event, ctx, stats);
+        struct direct d = {&p, on_event, ctx};
+        rc = ingest_stream(in, source, flatten_and_call, &d, stats);
     } else {
         chunk *c;
         while ((c = pop_chunk(&p)))

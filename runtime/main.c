@@ -19,6 +19,10 @@ static const char usage[] =
     "version and step\n"
     "  nudge hash KIND VALUE [--target meta|google|tiktok]   normalized SHA-256 for ad "
     "matching\n"
+    "  nudge profile import FILE | show ID | export ID | forget ID   (ID: id, email or "
+    "phone)\n"
+    "  nudge keygen [--rotate]                    write the key file, or rotate the "
+    "master key\n"
     "\n"
     "global options: --config FILE, --db FILE, --outbox FILE, --log-format text|json, "
     "-q, -v\n"
@@ -57,6 +61,8 @@ static int parse_flag(cli *c, const char *arg, const char *value, int *used)
         c->dry_run = 1;
     } else if (!strcmp(arg, "--strict")) {
         c->strict = 1;
+    } else if (!strcmp(arg, "--rotate")) {
+        c->rotate = 1;
     } else {
         return fprintf(stderr, "nudge: unknown option %s\n%s", arg, usage), -1;
     }
@@ -89,8 +95,22 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "tick")) return cmd_tick(c);
     if (!strcmp(c->command, "check")) return cmd_check(c);
     if (!strcmp(c->command, "hash")) return cmd_hash(c);
+    if (!strcmp(c->command, "keygen")) return cmd_keygen(c);
+    if (!strcmp(c->command, "profile")) return cmd_profile(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
+}
+
+/* The default key file: nudge.key in the database's folder (./nudge.key
+ * for the default ./nudge.db), so one database always finds its key. */
+static char *key_beside(const char *db_path)
+{
+    const char *slash = strrchr(db_path, '/');
+    char *path = malloc(strlen(db_path) + sizeof "nudge.key");
+    if (!path) return NULL;
+    int dir = slash ? (int)(slash - db_path + 1) : 0;
+    sprintf(path, "%.*snudge.key", dir, db_path);
+    return path;
 }
 
 int main(int argc, char **argv)
@@ -112,6 +132,7 @@ int main(int argc, char **argv)
     } else {
         if (!c.db_path) c.db_path = c.cfg.db_path;
         if (!c.outbox_path) c.outbox_path = c.cfg.outbox_path;
+        if (!c.cfg.key_file) c.cfg.key_file = key_beside(c.db_path);
         rc = dispatch(&c);
     }
     config_free(&c.cfg);

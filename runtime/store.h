@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 
@@ -73,9 +73,71 @@ char *store_event_body(store *s, int64_t event_id);
 
 /* Profiles: merge identify traits (a JSON object). */
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json);
-/* Returns the profile as JSON text (malloc'd): its traits, "id", and
- * "first_seen"/"last_seen" (Unix seconds) from its events. */
-char *store_profile_json(store *s, const char *profile_id);
+/* Returns the profile as JSON text (malloc'd): its traits (PII masked),
+ * "id", and the computed traits read from its events: "first_seen",
+ * "last_seen" (Unix seconds), "events" ({name = {count, last_at}}),
+ * "order_count", "revenue_total" and "days_since_last_order" (counted from
+ * now_ms; absent without orders). */
+char *store_profile_json(store *s, const char *profile_id, int64_t now_ms);
+/* 1 when the profile has traits or events, 0 when not, -1 on error. */
+int store_profile_exists(store *s, const char *profile_id);
+
+/* How many of the profile's events named EVENT fall in (since_ms, until_ms]. */
+int64_t store_event_count(store *s, const char *profile_id, const char *event,
+                          int64_t since_ms, int64_t until_ms);
+/* The body of the profile's latest event named EVENT at or before
+ * until_ms (malloc'd), or NULL. */
+char *store_event_last(store *s, const char *profile_id, const char *event,
+                       int64_t until_ms);
+
+/* Runs SQL once: ?1 and ?2 bound to text (NULL allowed), ?3 to N; for the
+ * rare statements not worth caching.  0 or -1 (logged). */
+int store_run(store *s, const char *sql, const char *a, const char *b, int64_t n);
+
+/* Sealed keys: secrets by name (the blind-index key) and per-profile data
+ * keys.  get returns 1 with `len` bytes copied, 0 when absent, -1. */
+int store_secret_get(store *s, const char *name, unsigned char *sealed, size_t len);
+int store_secret_put(store *s, const char *name, const unsigned char *sealed, size_t len);
+int store_profile_key_get(store *s, const char *profile_id, unsigned char *sealed,
+                          size_t len);
+int store_profile_key_put(store *s, const char *profile_id, const unsigned char *sealed,
+                          size_t len);
+
+/* Encrypted PII fields of a profile. */
+int store_pii_put(store *s, const char *profile_id, const char *field,
+                  const unsigned char *value, size_t len);
+int store_pii_delete(store *s, const char *profile_id, const char *field);
+/* Calls fn for each field in name order; fn's non-zero return stops. */
+int store_pii_each(store *s, const char *profile_id,
+                   int (*fn)(void *ctx, const char *field, const unsigned char *value,
+                             size_t len),
+                   void *ctx);
+
+/* Blind-index lookups ("email"/"phone" → profile).  set replaces the
+ * profile's entry of that kind (digest NULL removes it). */
+int store_lookup_set(store *s, const char *profile_id, const char *kind,
+                     const unsigned char digest[32]);
+char *store_lookup_find(store *s, const char *kind, const unsigned char digest[32]);
+/* Why one of the profile's addresses is suppressed (malloc'd), or NULL. */
+char *store_suppression_reason(store *s, const char *profile_id);
+
+/* Anonymous ids linked to profiles (alias, identify with both ids). */
+char *store_identity_resolve(store *s, const char *anonymous_id);
+int store_identity_link(store *s, const char *anonymous_id, const char *profile_id,
+                        int64_t now_ms);
+/* Moves everything of FROM to INTO: events, instances (a live duplicate in
+ * the same journey ends, the older kept), messages, lookups, traits
+ * (INTO's win); drops FROM's PII and key (the caller re-encrypts what INTO
+ * lacks first) and records the merge. */
+int store_profile_merge(store *s, const char *from, const char *into, int64_t now_ms);
+/* The rows of SQL (with ?1 bound to ID) as a JSON array of objects;
+ * columns named NAME_json are parsed and shown as NAME.  NULL on error. */
+struct cJSON *store_rows_json(store *s, const char *sql, const char *id);
+
+/* Erasure: suppresses the person's blind indexes, destroys the data key,
+ * deletes PII, traits, events, identities, history and the message log,
+ * ends live instances ("forgotten") and cancels queued messages. */
+int store_profile_forget(store *s, const char *profile_id, int64_t now_ms);
 
 /* A top-level string trait of the profile (malloc'd), or NULL. */
 char *store_profile_trait(store *s, const char *profile_id, const char *trait);

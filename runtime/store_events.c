@@ -14,8 +14,11 @@ int store_event_insert(store *s, const char *message_id, const char *type,
 {
     sqlite3_stmt *st = store_stmt(s, STMT_EVENT_INSERT,
                                   "INSERT INTO events (message_id, type, name,"
-                                  " profile_id, user_id, anonymous_id, ts_ms, body)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                                  " profile_id, user_id, anonymous_id, ts_ms, body,"
+                                  " revenue) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                                  " CASE WHEN ?3 = 'Order Completed' THEN coalesce("
+                                  "json_extract(?8, '$.properties.revenue'),"
+                                  " json_extract(?8, '$.properties.total')) END)"
                                   " ON CONFLICT (message_id) DO NOTHING");
     if (!st) return -1;
     store_bind_text(st, 1, message_id);
@@ -95,18 +98,33 @@ int store_profile_consent(store *s, const char *profile_id, const char *channel)
     return granted;
 }
 
-/* One query: the traits with "id" and first/last seen (Unix seconds, from
- * the events index, so recording an event never rewrites its profile). */
-char *store_profile_json(store *s, const char *profile_id)
+int64_t store_event_count(store *s, const char *profile_id, const char *event,
+                          int64_t since_ms, int64_t until_ms)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_PROFILE_GET,
-        "SELECT json_patch(coalesce((SELECT traits FROM profiles WHERE id = ?1), '{}'),"
-        " json_object('id', ?1," /* a null (no events yet) removes the key */
-        " 'first_seen', (SELECT min(ts_ms) / 1000 FROM events WHERE profile_id = ?1),"
-        " 'last_seen', (SELECT max(ts_ms) / 1000 FROM events WHERE profile_id = ?1)))");
+    sqlite3_stmt *st = store_stmt(s, STMT_EVENT_COUNT,
+                                  "SELECT count(*) FROM events WHERE profile_id = ?"
+                                  " AND name = ? AND ts_ms > ? AND ts_ms <= ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since_ms);
+    sqlite3_bind_int64(st, 4, until_ms);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
+char *store_event_last(store *s, const char *profile_id, const char *event,
+                       int64_t until_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_EVENT_LAST,
+                                  "SELECT body FROM events WHERE profile_id = ?"
+                                  " AND name = ? AND ts_ms <= ? ORDER BY ts_ms DESC, id DESC"
+                                  " LIMIT 1");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, until_ms);
     return store_text_row(st);
 }
 

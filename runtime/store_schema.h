@@ -45,6 +45,34 @@ static const char *const store_migrations[] = {
     "  journey TEXT, channel TEXT NOT NULL, template TEXT, outcome TEXT NOT NULL,"
     "  reason TEXT, at_ms INTEGER NOT NULL);"
     "CREATE INDEX message_log_by_profile ON message_log (profile_id, at_ms);",
+    /* version 2: identity, PII encrypted at rest, computed traits from the
+     * events index (by name: counts and last times without reading rows) */
+    "ALTER TABLE events ADD COLUMN revenue REAL;"
+    "UPDATE events SET revenue = coalesce(json_extract(body, '$.properties.revenue'),"
+    "  json_extract(body, '$.properties.total')) WHERE name = 'Order Completed';"
+    "DROP INDEX events_by_profile;"
+    "CREATE INDEX events_by_profile ON events (profile_id, name, ts_ms);"
+    /* secrets sealed by the master key: the blind-index key */
+    "CREATE TABLE secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE profile_keys ("
+    "  profile_id TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE profile_pii ("
+    "  profile_id TEXT NOT NULL, field TEXT NOT NULL, value BLOB NOT NULL,"
+    "  PRIMARY KEY (profile_id, field)) WITHOUT ROWID;"
+    "CREATE TABLE profile_lookup ("
+    "  kind TEXT NOT NULL, digest BLOB NOT NULL, profile_id TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, digest, profile_id)) WITHOUT ROWID;"
+    "CREATE INDEX profile_lookup_by_profile ON profile_lookup (profile_id);"
+    "CREATE TABLE suppressions ("
+    "  kind TEXT NOT NULL, digest BLOB NOT NULL, reason TEXT NOT NULL,"
+    "  at_ms INTEGER NOT NULL, PRIMARY KEY (kind, digest)) WITHOUT ROWID;"
+    "CREATE TABLE identities ("
+    "  anonymous_id TEXT PRIMARY KEY, profile_id TEXT NOT NULL,"
+    "  at_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX identities_by_profile ON identities (profile_id);"
+    "CREATE TABLE merges ("
+    "  from_id TEXT NOT NULL, into_id TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+    "  detail TEXT NOT NULL);",
 };
 
 #define STORE_MIGRATION_COUNT (int)(sizeof store_migrations / sizeof store_migrations[0])

@@ -459,7 +459,7 @@ static int feed_threaded(const char *text, collector *c, ingest_stats *stats)
     FILE *in = copy_of_text ? fmemopen(copy_of_text, len, "r") : NULL;
     if (!in) return free(copy_of_text), -999;
     stats->accepted = stats->rejected = 0;
-    int rc = ingest_stream_threaded(in, "threaded", on_event, c, stats);
+    int rc = ingest_stream_threaded(in, "threaded", NULL, 0, on_event, c, stats);
     fclose(in);
     free(copy_of_text);
     return rc;

@@ -168,7 +168,7 @@ static void test_profiles(store *s)
                                      "\"consent\":{\"email\":false}}") == 0,
           "profile: merge more traits");
 
-    char *text = store_profile_json(s, "p1");
+    char *text = store_profile_json(s, "p1", T0);
     cJSON *p = text ? cJSON_Parse(text) : NULL;
     CHECK(cJSON_IsObject(p), "profile: json is an object");
     cJSON *plan = cJSON_GetObjectItemCaseSensitive(p, "plan");
@@ -199,7 +199,7 @@ static void test_profiles(store *s)
 
     /* A trait named like a computed field does not shadow it. */
     store_profile_merge_traits(s, "p9", "{\"first_seen\":1,\"id\":\"forged\"}");
-    text = store_profile_json(s, "p9");
+    text = store_profile_json(s, "p9", T0);
     p = text ? cJSON_Parse(text) : NULL;
     first = cJSON_GetObjectItemCaseSensitive(p, "first_seen");
     id = cJSON_GetObjectItemCaseSensitive(p, "id");
@@ -212,7 +212,7 @@ static void test_profiles(store *s)
     /* Traits may arrive before any event (identify first). */
     CHECK(store_profile_merge_traits(s, "p2", "{\"email_opt_in\":false}") == 0,
           "profile: merge traits for a new profile");
-    text = store_profile_json(s, "p2");
+    text = store_profile_json(s, "p2", T0);
     p = text ? cJSON_Parse(text) : NULL;
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "email_opt_in")),
           "profile: traits of a profile created by merge");
@@ -220,7 +220,7 @@ static void test_profiles(store *s)
     free(text);
 
     /* An unknown profile has no traits: NULL, or just its id. */
-    text = store_profile_json(s, "nobody");
+    text = store_profile_json(s, "nobody", T0);
     p = text ? cJSON_Parse(text) : NULL;
     CHECK(!text || (cJSON_IsObject(p) && !cJSON_GetObjectItemCaseSensitive(p, "plan") &&
                     !cJSON_GetObjectItemCaseSensitive(p, "first_seen")),
@@ -525,7 +525,7 @@ static void test_two_connections(void)
     store *a = open_store(db_path), *b = open_store(db_path);
     CHECK(a && b, "two connections: both open");
     if (!a || !b) return store_close(a), store_close(b);
-    char *text = store_profile_json(a, "p1"); /* reads that find rows */
+    char *text = store_profile_json(a, "p1", T0); /* reads that find rows */
     free(text);
     instance in = {0};
     store_instance_load(a, 1, &in);

@@ -1,0 +1,270 @@
+/* Store: profiles and what is kept about a person — traits, computed
+ * traits (read from the events index), encrypted PII rows and the sealed
+ * keys behind them, blind-index lookups, the suppression list, and
+ * anonymous ids linked to profiles. */
+#include "log.h"
+#include "store_internal.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORDER_EVENT "Order Completed"
+#define DAY_MS 86400000LL
+
+/* Runs a statement once with ?1 and ?2 bound to text (either may be NULL
+ * and unused) and ?3 to an integer. */
+int store_run(store *s, const char *sql, const char *a, const char *b, int64_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "prepare");
+    int params = sqlite3_bind_parameter_count(st);
+    if (params >= 1) store_bind_text(st, 1, a);
+    if (params >= 2) store_bind_text(st, 2, b);
+    if (params >= 3) sqlite3_bind_int64(st, 3, n);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, "statement");
+}
+
+/* Adds first/last seen and per-event counts from the events index. */
+static int add_event_stats(store *s, const char *id, cJSON *profile, int64_t now_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_EVENT_STATS,
+                                  "SELECT name, count(*), min(ts_ms), max(ts_ms)"
+                                  " FROM events WHERE profile_id = ? GROUP BY name");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int64_t first = INT64_MAX, last = INT64_MIN, orders = 0, last_order = 0;
+    cJSON *events = cJSON_AddObjectToObject(profile, "events");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        int64_t count = sqlite3_column_int64(st, 1), lo = sqlite3_column_int64(st, 2),
+                hi = sqlite3_column_int64(st, 3);
+        if (lo < first) first = lo;
+        if (hi > last) last = hi;
+        if (!name) continue;
+        cJSON *e = cJSON_AddObjectToObject(events, name);
+        cJSON_AddNumberToObject(e, "count", (double)count);
+        cJSON_AddNumberToObject(e, "last_at", (double)(hi / 1000));
+        if (!strcmp(name, ORDER_EVENT)) orders = count, last_order = hi;
+    }
+    sqlite3_reset(st);
+    if (first != INT64_MAX) {
+        cJSON_AddNumberToObject(profile, "first_seen", (double)(first / 1000));
+        cJSON_AddNumberToObject(profile, "last_seen", (double)(last / 1000));
+    }
+    cJSON_AddNumberToObject(profile, "order_count", (double)orders);
+    if (orders)
+        cJSON_AddNumberToObject(profile, "days_since_last_order",
+                                (double)((now_ms - last_order) / DAY_MS));
+    return orders > 0;
+}
+
+static double revenue_total(store *s, const char *id)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_REVENUE,
+                                  "SELECT total(revenue) FROM events"
+                                  " WHERE profile_id = ? AND name = '" ORDER_EVENT "'");
+    double sum = 0;
+    if (!st) return 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) sum = sqlite3_column_double(st, 0);
+    sqlite3_reset(st);
+    return sum;
+}
+
+/* Computed traits are read from the events index when asked for, so they
+ * are always current, follow events when profiles merge, and recording an
+ * event never rewrites its profile. */
+char *store_profile_json(store *s, const char *profile_id, int64_t now_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_GET,
+                                  "SELECT traits FROM profiles WHERE id = ?");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    char *traits = store_text_row(st);
+    cJSON *profile = cJSON_Parse(traits ? traits : "{}");
+    free(traits);
+    if (!cJSON_IsObject(profile)) cJSON_Delete(profile), profile = cJSON_CreateObject();
+    static const char *computed[] = {"id",          "first_seen",  "last_seen",
+                                     "order_count", "revenue_total", "days_since_last_order",
+                                     "events"};
+    for (size_t i = 0; i < sizeof computed / sizeof *computed; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(profile, computed[i]);
+    cJSON_AddStringToObject(profile, "id", profile_id);
+    int ordered = add_event_stats(s, profile_id, profile, now_ms);
+    cJSON_AddNumberToObject(profile, "revenue_total",
+                            ordered > 0 ? revenue_total(s, profile_id) : 0);
+    char *text = ordered < 0 ? NULL : cJSON_PrintUnformatted(profile);
+    cJSON_Delete(profile);
+    return text;
+}
+
+int store_profile_exists(store *s, const char *profile_id)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_EXISTS,
+                                  "SELECT EXISTS (SELECT 1 FROM profiles WHERE id = ?1)"
+                                  " OR EXISTS (SELECT 1 FROM events WHERE profile_id = ?1)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    return found;
+}
+
+/* A blob column into `out` (exactly `len` bytes): 1, 0 for no row, -1. */
+static int blob_row(store *s, sqlite3_stmt *st, unsigned char *out, size_t len)
+{
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len) {
+        memcpy(out, sqlite3_column_blob(st, 0), len);
+        found = 1;
+    } else if (rc == SQLITE_ROW) {
+        found = -1;
+        log_error("store: a sealed key has the wrong length");
+    } else if (rc != SQLITE_DONE) {
+        found = store_fail(s, "read sealed key");
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+int store_secret_get(store *s, const char *name, unsigned char *sealed, size_t len)
+{
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_SECRET_GET, "SELECT sealed FROM secrets WHERE name = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return blob_row(s, st, sealed, len);
+}
+
+int store_secret_put(store *s, const char *name, const unsigned char *sealed, size_t len)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_SECRET_PUT,
+                                  "INSERT OR REPLACE INTO secrets (name, sealed) VALUES (?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save secret");
+}
+
+int store_profile_key_get(store *s, const char *profile_id, unsigned char *sealed,
+                          size_t len)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_KEY_GET,
+                                  "SELECT sealed FROM profile_keys WHERE profile_id = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    return blob_row(s, st, sealed, len);
+}
+
+int store_profile_key_put(store *s, const char *profile_id, const unsigned char *sealed,
+                          size_t len)
+{
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_PROFILE_KEY_PUT,
+                   "INSERT OR REPLACE INTO profile_keys (profile_id, sealed) VALUES (?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save profile key");
+}
+
+int store_pii_put(store *s, const char *profile_id, const char *field,
+                  const unsigned char *value, size_t len)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PII_PUT,
+                                  "INSERT OR REPLACE INTO profile_pii"
+                                  " (profile_id, field, value) VALUES (?, ?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, value, (int)len, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save PII");
+}
+
+int store_pii_delete(store *s, const char *profile_id, const char *field)
+{
+    return store_run(s, "DELETE FROM profile_pii WHERE profile_id = ?1 AND field = ?2",
+                     profile_id, field, 0);
+}
+
+int store_pii_each(store *s, const char *profile_id,
+                   int (*fn)(void *ctx, const char *field, const unsigned char *value,
+                             size_t len),
+                   void *ctx)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_PII_EACH,
+                                  "SELECT field, value FROM profile_pii"
+                                  " WHERE profile_id = ? ORDER BY field");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    int rc = 0, step;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+                (size_t)sqlite3_column_bytes(st, 1));
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The profile's one lookup entry of `kind` becomes `digest` (NULL: none). */
+int store_lookup_set(store *s, const char *profile_id, const char *kind,
+                     const unsigned char digest[32])
+{
+    if (store_run(s, "DELETE FROM profile_lookup WHERE profile_id = ?1 AND kind = ?2",
+                  profile_id, kind, 0))
+        return -1;
+    if (!digest) return 0;
+    sqlite3_stmt *st = store_stmt(s, STMT_LOOKUP_PUT,
+                                  "INSERT OR IGNORE INTO profile_lookup"
+                                  " (kind, digest, profile_id) VALUES (?, ?, ?)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, profile_id, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save lookup");
+}
+
+char *store_lookup_find(store *s, const char *kind, const unsigned char digest[32])
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_LOOKUP_FIND,
+                                  "SELECT profile_id FROM profile_lookup"
+                                  " WHERE kind = ? AND digest = ? ORDER BY profile_id");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+    return store_text_row(st);
+}
+
+/* The reason one of the profile's addresses is on the suppression list
+ * (malloc'd), or NULL. */
+char *store_suppression_reason(store *s, const char *profile_id)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_SUPPRESSED,
+                                  "SELECT x.reason FROM profile_lookup l JOIN suppressions x"
+                                  " ON x.kind = l.kind AND x.digest = l.digest"
+                                  " WHERE l.profile_id = ? LIMIT 1");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    return store_text_row(st);
+}
+
+char *store_identity_resolve(store *s, const char *anonymous_id)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_IDENTITY_GET,
+                                  "SELECT profile_id FROM identities WHERE anonymous_id = ?");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, anonymous_id, -1, SQLITE_STATIC);
+    return store_text_row(st);
+}
+
+int store_identity_link(store *s, const char *anonymous_id, const char *profile_id,
+                        int64_t now_ms)
+{
+    return store_run(s,
+                     "INSERT OR IGNORE INTO identities (anonymous_id, profile_id, at_ms)"
+                     " VALUES (?1, ?2, ?3)",
+                     anonymous_id, profile_id, now_ms);
+}
