@@ -230,13 +230,10 @@ static int j_send(lua_State *L)
     free(vars);
     check_rc(L, a, rc);
     check_rc(L, a, act_record(a, "send", result));
-    lua_createtable(L, 0, 2); /* what `result` says, without parsing it */
+    if (strcmp(status, "queued")) return l_push_json_text(L, result), 1;
+    lua_createtable(L, 0, 1); /* {status = "queued"}, without parsing it */
     lua_pushstring(L, status);
     lua_setfield(L, -2, "status");
-    if (!strcmp(status, "holdout")) {
-        lua_pushstring(L, status);
-        lua_setfield(L, -2, "reason");
-    }
     return 1;
 }
 
@@ -244,12 +241,61 @@ static int j_profile(lua_State *L)
 {
     activation *a = check_handle(L);
     if (replayed(L, a, "profile")) return 1;
-    char *text = store_profile_json(a->store, a->inst->profile_id);
+    char *text = act_profile_json(a);
     int rc = act_record(a, "profile", text ? text : "{}");
     l_push_json_text(L, text ? text : "{}");
     free(text);
     check_rc(L, a, rc);
     return 1;
+}
+
+/* j:count(event[, within]): how many of the person's events of that name
+ * (within the last `within`, else ever) up to now. */
+static int j_count(lua_State *L)
+{
+    activation *a = check_handle(L);
+    const char *event = luaL_checkstring(L, 2);
+    int64_t within = lua_isnoneornil(L, 3) ? 0 : check_duration(L, 3);
+    if (replayed(L, a, "count")) return 1;
+    int64_t n = store_event_count(a->store, a->inst->profile_id, event,
+                                  within ? a->now_ms - within : INT64_MIN, a->now_ms);
+    check_rc(L, a, n < 0 ? -1 : 0);
+    lua_pushinteger(L, (lua_Integer)n);
+    record_value(L, a, "count", -1);
+    return 1;
+}
+
+/* j:last(event): the person's latest event of that name up to now, or nil. */
+static int j_last(lua_State *L)
+{
+    activation *a = check_handle(L);
+    const char *event = luaL_checkstring(L, 2);
+    if (replayed(L, a, "last")) return 1;
+    char *body = store_event_last(a->store, a->inst->profile_id, event, a->now_ms);
+    int rc = act_record(a, "last", body ? body : "null");
+    l_push_json_text(L, body ? body : "null");
+    free(body);
+    check_rc(L, a, rc);
+    return 1;
+}
+
+/* j:set(trait, value): sets (nil: removes) a trait of the person; PII
+ * traits are stored encrypted like identify's. */
+static int j_set(lua_State *L)
+{
+    activation *a = check_handle(L);
+    char err[300];
+    const char *trait = luaL_checkstring(L, 2);
+    lua_settop(L, 3);
+    if (replayed(L, a, "set")) return 0;
+    char *value = lua_isnil(L, 3) ? strdup("null") : l_to_json_text(L, 3, err, sizeof err);
+    if (!value) return luaL_argerror(L, 3, err);
+    int rc = act_set_trait(a, trait, value);
+    free(value);
+    if (rc == 1) return luaL_argerror(L, 2, "a computed trait cannot be set");
+    check_rc(L, a, rc);
+    check_rc(L, a, act_record(a, "set", "true"));
+    return 0;
 }
 
 static int j_consented(lua_State *L)
@@ -348,6 +394,9 @@ static void push_metatable(lua_State *L)
                                        {"wait_for", j_wait_for},
                                        {"send", j_send},
                                        {"profile", j_profile},
+                                       {"count", j_count},
+                                       {"last", j_last},
+                                       {"set", j_set},
                                        {"consented", j_consented},
                                        {"split", j_split},
                                        {"wait_until", j_wait_until},

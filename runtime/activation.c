@@ -151,6 +151,27 @@ char *act_profile_json(activation *a)
     return privacy_expose(a->privacy, a->store, a->inst->profile_id, text);
 }
 
+int act_set_trait(activation *a, const char *trait, const char *value_json)
+{
+    static const char *const computed[] = {"id",          "first_seen",    "last_seen",
+                                           "order_count", "revenue_total", "days_since_last_order",
+                                           "events",      NULL};
+    for (int i = 0; computed[i]; i++)
+        if (!strcmp(trait, computed[i])) return 1;
+    cJSON *patch = cJSON_CreateObject(), *value = cJSON_Parse(value_json);
+    if (!patch || !value) return cJSON_Delete(patch), cJSON_Delete(value), -1;
+    cJSON_AddItemToObject(patch, trait, value);
+    const char *id = a->inst->profile_id;
+    int rc = a->privacy ? privacy_apply_object(a->privacy, a->store, id, patch) : -1;
+    if (!a->privacy) {
+        char *text = cJSON_PrintUnformatted(patch);
+        rc = text ? store_profile_merge_traits(a->store, id, text) : -1;
+        free(text);
+    }
+    cJSON_Delete(patch);
+    return rc;
+}
+
 void act_timezone(activation *a, char *zone)
 {
     const char *id = a->inst->profile_id;

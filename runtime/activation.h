@@ -74,6 +74,10 @@ int act_send(activation *a, const char *channel, const char *template_name,
  * what the config exposes (malloc'd), or NULL. */
 char *act_profile_json(activation *a);
 
+/* j:set: merges {trait = value} (VALUE_JSON; null removes) into the
+ * profile, PII encrypted.  0, 1 for a computed trait's name, -1. */
+int act_set_trait(activation *a, const char *trait, const char *value_json);
+
 /* The person's IANA time zone: the `timezone` trait when it names a real
  * zone, else the latest `context.timezone` of their events, else the
  * default.  Writes it into zone (TZ_NAME_MAX + 1 bytes). */

@@ -250,6 +250,7 @@ static int start_instance(engine *e, recipe *r, routing *rt)
         char err[600], *profile = r->where_reads_profile
                                       ? store_profile_json(e->store, profile_id, now)
                                       : NULL;
+        profile = privacy_expose(e->options.privacy, e->store, profile_id, profile);
         ok = host_where(e->host, r, rt->json, profile, err, sizeof err);
         free(profile);
         if (ok < 0)
@@ -302,7 +303,9 @@ static int link_identity(engine *e, const char *from, const char *into)
     if (store_profile_exists(e->store, from) <= 0) return 0;
     if (e->options.privacy && privacy_merge(e->options.privacy, e->store, from, into))
         return -1;
-    return store_profile_merge(e->store, from, into, now);
+    int ended = store_profile_merge(e->store, from, into, now);
+    if (ended > 0) e->stats->journeys_exited += ended; /* duplicates merged away */
+    return ended < 0 ? -1 : 0;
 }
 
 /* The profile an event belongs to: its userId, else the profile its

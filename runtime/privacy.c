@@ -249,6 +249,8 @@ static int protect_member(privacy *p, store *s, const char *id, cJSON *traits,
     return rc ? -1 : 0;
 }
 
+static int scrub_object(char *const *fields, int count, cJSON *obj);
+
 int privacy_apply_object(privacy *p, store *s, const char *profile_id, cJSON *traits)
 {
     int rc = cJSON_IsObject(traits) ? 0 : -1;
@@ -257,6 +259,8 @@ int privacy_apply_object(privacy *p, store *s, const char *profile_id, cJSON *tr
         if (privacy_is_pii(p, item->string) &&
             (cJSON_IsString(item) || cJSON_IsNumber(item) || cJSON_IsNull(item)))
             rc = protect_member(p, s, profile_id, traits, item);
+        else if (cJSON_IsObject(item) || cJSON_IsArray(item)) /* nested: masked only */
+            scrub_object(p->fields, p->field_count, item);
     }
     char *text = rc ? NULL : cJSON_PrintUnformatted(traits);
     rc = text ? store_profile_merge_traits(s, profile_id, text) : -1;

@@ -75,9 +75,9 @@ char *store_event_body(store *s, int64_t event_id);
 int store_profile_merge_traits(store *s, const char *profile_id, const char *traits_json);
 /* Returns the profile as JSON text (malloc'd): its traits (PII masked),
  * "id", and the computed traits read from its events: "first_seen",
- * "last_seen" (Unix seconds), "events" ({name = {count, last_at}}),
- * "order_count", "revenue_total" and "days_since_last_order" (counted from
- * now_ms; absent without orders). */
+ * "last_seen" (Unix seconds), "events" ({NAME = {count, last_at}}),
+ * "order_count", "revenue_total" and "days_since_last_order" (counted
+ * from now_ms; absent without orders). */
 char *store_profile_json(store *s, const char *profile_id, int64_t now_ms);
 /* 1 when the profile has traits or events, 0 when not, -1 on error. */
 int store_profile_exists(store *s, const char *profile_id);
@@ -128,7 +128,8 @@ int store_identity_link(store *s, const char *anonymous_id, const char *profile_
 /* Moves everything of FROM to INTO: events, instances (a live duplicate in
  * the same journey ends, the older kept), messages, lookups, traits
  * (INTO's win); drops FROM's PII and key (the caller re-encrypts what INTO
- * lacks first) and records the merge. */
+ * lacks first) and records the merge.  Returns how many duplicate
+ * instances it ended, or -1. */
 int store_profile_merge(store *s, const char *from, const char *into, int64_t now_ms);
 /* The rows of SQL (with ?1 bound to ID) as a JSON array of objects;
  * columns named NAME_json are parsed and shown as NAME.  NULL on error. */

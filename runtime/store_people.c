@@ -43,7 +43,8 @@ static int end_duplicate(store *s, int64_t keep, int64_t drop, int64_t now_ms)
 }
 
 /* Live instances of FROM whose journey INTO also has live: the newer of
- * each pair ends ("merged into instance N") and the merge is recorded. */
+ * each pair ends ("merged into instance N") and the merge is recorded.
+ * Returns how many ended, or -1. */
 static int end_duplicate_instances(store *s, const char *from, const char *into,
                                    int64_t now_ms)
 {
@@ -55,7 +56,7 @@ static int end_duplicate_instances(store *s, const char *from, const char *into,
     if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL)) return store_fail(s, "merge");
     sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, into, -1, SQLITE_STATIC);
-    int rc = 0;
+    int rc = 0, ended = 0;
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
         int64_t a = sqlite3_column_int64(st, 0), b = sqlite3_column_int64(st, 1);
         int64_t keep = a < b ? a : b, drop = a < b ? b : a; /* ids grow with time */
@@ -65,9 +66,10 @@ static int end_duplicate_instances(store *s, const char *from, const char *into,
                  (long long)drop);
         rc = end_duplicate(s, keep, drop, now_ms) ||
              record_merge(s, from, into, now_ms, detail);
+        ended++;
     }
     sqlite3_finalize(st);
-    return rc ? -1 : 0;
+    return rc ? -1 : ended;
 }
 
 int store_profile_merge(store *s, const char *from, const char *into, int64_t now_ms)
@@ -87,10 +89,11 @@ int store_profile_merge(store *s, const char *from, const char *into, int64_t no
         "DELETE FROM profile_pii WHERE profile_id = ?1",
         "DELETE FROM profile_keys WHERE profile_id = ?1",
         NULL};
-    if (end_duplicate_instances(s, from, into, now_ms)) return -1;
+    int ended = end_duplicate_instances(s, from, into, now_ms);
+    if (ended < 0) return -1;
     for (int i = 0; moves[i]; i++)
         if (store_run(s, moves[i], from, into, 0)) return -1;
-    return record_merge(s, from, into, now_ms, "profile merged");
+    return record_merge(s, from, into, now_ms, "profile merged") ? -1 : ended;
 }
 
 int store_profile_forget(store *s, const char *id, int64_t now_ms)

@@ -6,6 +6,7 @@
 #include "store_internal.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,38 +29,85 @@ int store_run(store *s, const char *sql, const char *a, const char *b, int64_t n
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, "statement");
 }
 
-/* Adds first/last seen and per-event counts from the events index. */
-static int add_event_stats(store *s, const char *id, cJSON *profile, int64_t now_ms)
+typedef struct text_buf {
+    char *text;
+    size_t len, cap;
+} text_buf;
+
+/* Appends LEN bytes; on allocation failure the buffer is dropped (text
+ * NULL) and later appends do nothing. */
+static void put_text(text_buf *b, const char *text, size_t len)
+{
+    if (!b->text && b->cap) return;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = (b->len + len + 1) * 2 + 256;
+        char *bigger = realloc(b->text, cap);
+        if (!bigger) return free(b->text), (void)(b->text = NULL, b->cap = 1);
+        b->text = bigger, b->cap = cap;
+    }
+    memcpy(b->text + b->len, text, len);
+    b->len += len;
+    b->text[b->len] = 0;
+}
+
+#define PUT(b, literal) put_text(b, literal, sizeof literal - 1)
+
+/* Integers are written by hand: printf is most of this function's cost. */
+static void put_int(text_buf *b, int64_t v)
+{
+    char digits[24], *at = digits + sizeof digits;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--at = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--at = '-';
+    put_text(b, at, (size_t)(digits + sizeof digits - at));
+}
+
+static void put_member(text_buf *b, const char *name_literal, size_t len, int64_t v)
+{
+    put_text(b, name_literal, len);
+    put_int(b, v);
+}
+
+#define PUT_MEMBER(b, literal, v) put_member(b, literal, sizeof literal - 1, v)
+
+/* Appends the computed traits as JSON members (",name":value...) from one
+ * pass over the profile's events index (per name: count, first, last);
+ * *orders is the order count. */
+static int event_stats(store *s, const char *id, int64_t now_ms, text_buf *b,
+                       int64_t *orders)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_EVENT_STATS,
-                                  "SELECT name, count(*), min(ts_ms), max(ts_ms)"
+                                  "SELECT json_quote(name), count(*), min(ts_ms), max(ts_ms)"
                                   " FROM events WHERE profile_id = ? GROUP BY name");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int64_t first = INT64_MAX, last = INT64_MIN, orders = 0, last_order = 0;
-    cJSON *events = cJSON_AddObjectToObject(profile, "events");
+    int64_t first = INT64_MAX, last = INT64_MIN, last_order = 0;
+    int named = 0;
+    *orders = 0;
+    PUT(b, ",\"events\":{");
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        int64_t count = sqlite3_column_int64(st, 1), lo = sqlite3_column_int64(st, 2),
+        int64_t n = sqlite3_column_int64(st, 1), lo = sqlite3_column_int64(st, 2),
                 hi = sqlite3_column_int64(st, 3);
-        if (lo < first) first = lo;
-        if (hi > last) last = hi;
-        if (!name) continue;
-        cJSON *e = cJSON_AddObjectToObject(events, name);
-        cJSON_AddNumberToObject(e, "count", (double)count);
-        cJSON_AddNumberToObject(e, "last_at", (double)(hi / 1000));
-        if (!strcmp(name, ORDER_EVENT)) orders = count, last_order = hi;
+        first = lo < first ? lo : first, last = hi > last ? hi : last;
+        if (!strcmp(name, "null")) continue; /* identify and other unnamed calls */
+        if (named++) PUT(b, ",");
+        put_text(b, name, strlen(name));
+        PUT_MEMBER(b, ":{\"count\":", n);
+        PUT_MEMBER(b, ",\"last_at\":", hi / 1000);
+        PUT(b, "}");
+        if (!strcmp(name, "\"" ORDER_EVENT "\"")) *orders = n, last_order = hi;
     }
     sqlite3_reset(st);
+    PUT_MEMBER(b, "},\"order_count\":", *orders);
     if (first != INT64_MAX) {
-        cJSON_AddNumberToObject(profile, "first_seen", (double)(first / 1000));
-        cJSON_AddNumberToObject(profile, "last_seen", (double)(last / 1000));
+        PUT_MEMBER(b, ",\"first_seen\":", first / 1000);
+        PUT_MEMBER(b, ",\"last_seen\":", last / 1000);
     }
-    cJSON_AddNumberToObject(profile, "order_count", (double)orders);
-    if (orders)
-        cJSON_AddNumberToObject(profile, "days_since_last_order",
-                                (double)((now_ms - last_order) / DAY_MS));
-    return orders > 0;
+    if (*orders) PUT_MEMBER(b, ",\"days_since_last_order\":", (now_ms - last_order) / DAY_MS);
+    return 0;
 }
 
 static double revenue_total(store *s, const char *id)
@@ -75,31 +123,51 @@ static double revenue_total(store *s, const char *id)
     return sum;
 }
 
-/* Computed traits are read from the events index when asked for, so they
- * are always current, follow events when profiles merge, and recording an
- * event never rewrites its profile. */
-char *store_profile_json(store *s, const char *profile_id, int64_t now_ms)
+/* The stored traits without members named like computed ones, and with
+ * "id", as JSON text missing its closing brace (malloc'd). */
+static char *open_traits(store *s, const char *id)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_GET,
-                                  "SELECT traits FROM profiles WHERE id = ?");
-    if (!st) return NULL;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    char *traits = store_text_row(st);
-    cJSON *profile = cJSON_Parse(traits ? traits : "{}");
-    free(traits);
-    if (!cJSON_IsObject(profile)) cJSON_Delete(profile), profile = cJSON_CreateObject();
-    static const char *computed[] = {"id",          "first_seen",  "last_seen",
+    static const char *computed[] = {"id",          "first_seen",    "last_seen",
                                      "order_count", "revenue_total", "days_since_last_order",
                                      "events"};
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_PROFILE_GET, "SELECT traits FROM profiles WHERE id = ?");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    char *traits = store_text_row(st);
+    cJSON *obj = cJSON_Parse(traits ? traits : "{}");
+    free(traits);
+    if (!cJSON_IsObject(obj)) cJSON_Delete(obj), obj = cJSON_CreateObject();
     for (size_t i = 0; i < sizeof computed / sizeof *computed; i++)
-        cJSON_DeleteItemFromObjectCaseSensitive(profile, computed[i]);
-    cJSON_AddStringToObject(profile, "id", profile_id);
-    int ordered = add_event_stats(s, profile_id, profile, now_ms);
-    cJSON_AddNumberToObject(profile, "revenue_total",
-                            ordered > 0 ? revenue_total(s, profile_id) : 0);
-    char *text = ordered < 0 ? NULL : cJSON_PrintUnformatted(profile);
-    cJSON_Delete(profile);
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, computed[i]);
+    cJSON_AddStringToObject(obj, "id", id);
+    char *text = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    if (text) text[strlen(text) - 1] = 0; /* the closing brace */
     return text;
+}
+
+/* Computed traits are read from the events index when asked for, so they
+ * are always current, follow events when profiles merge, and recording an
+ * event never rewrites its profile.  They replace traits of the same
+ * name.  Built as text: cJSON prints numbers slowly. */
+char *store_profile_json(store *s, const char *profile_id, int64_t now_ms)
+{
+    int64_t orders = 0;
+    char *traits = open_traits(s, profile_id);
+    if (!traits) return NULL;
+    text_buf b = {0};
+    put_text(&b, traits, strlen(traits));
+    free(traits);
+    if (event_stats(s, profile_id, now_ms, &b, &orders)) return free(b.text), NULL;
+    double revenue = orders ? revenue_total(s, profile_id) : 0;
+    char number[40];
+    snprintf(number, sizeof number, "%.15g", revenue);
+    if (strtod(number, NULL) != revenue) snprintf(number, sizeof number, "%.17g", revenue);
+    PUT(&b, ",\"revenue_total\":");
+    put_text(&b, number, strlen(number));
+    PUT(&b, "}");
+    return b.text;
 }
 
 int store_profile_exists(store *s, const char *profile_id)
