@@ -334,6 +334,10 @@ int engine_event(engine *e, const nudge_event *given)
 {
     char *owned;
     nudge_event ev = *given;
+    /* timers due before the event fire first, under the profiles they had */
+    if (e->options.event_clock &&
+        engine_advance(e, ev.ts_ms > e->now_ms ? ev.ts_ms : e->now_ms))
+        return -1;
     ev.profile_id = event_profile(e, given, &owned);
     int rc = -1;
     if (ev.profile_id && !apply_links(e, &ev)) {
@@ -351,9 +355,6 @@ int engine_event(engine *e, const nudge_event *given)
 static int route_event(engine *e, const nudge_event *ev, const char *json, int json_len)
 {
     int rc = -1;
-    if (e->options.event_clock &&
-        engine_advance(e, ev->ts_ms > e->now_ms ? ev->ts_ms : e->now_ms))
-        goto done;
     int inserted =
         store_event_insert(e->store, ev->message_id, ev->type, ev->name, ev->profile_id,
                            ev->user_id, ev->anonymous_id, ev->ts_ms, json, json_len);
