@@ -8,6 +8,9 @@
 
 int luaopen_nudge_time(lua_State *L);
 int luaopen_nudge_pii(lua_State *L);
+/* The database whose blind-index key pii.blind uses (NULL: none). */
+struct privacy;
+void l_pii_use(const struct privacy *p);
 
 /* Pushes a JSON value as Lua (objects and arrays become tables, null
  * becomes nil).  [-0, +1, m] */

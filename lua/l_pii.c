@@ -1,8 +1,10 @@
 /* require "nudge.pii": the normalized SHA-256 hex that ad platforms expect
- * for audience matching, and masking for display.  The rules themselves
- * live in runtime/pii_hash.c; this file only checks arguments. */
+ * for audience matching, the database's keyed blind index, and masking
+ * for display.  The rules themselves live in runtime/pii_hash.c and
+ * runtime/privacy.c; this file only checks arguments. */
 #include "l_modules.h"
 #include "pii_hash.h"
+#include "privacy.h"
 
 #include <lauxlib.h>
 #include <string.h>
@@ -65,9 +67,37 @@ static int l_mask(lua_State *L)
     return 1;
 }
 
+static const privacy *blind_keys; /* the process's open database, if any */
+
+void l_pii_use(const privacy *p)
+{
+    blind_keys = p;
+}
+
+/* pii.blind(value [, kind]) -> hex of the keyed blind index the database
+ * finds people by; kind "email" (the default when value holds an "@") or
+ * "phone".  nil and a message when the value cannot be normalized. */
+static int l_blind(lua_State *L)
+{
+    const char *value = check_text(L, 1);
+    const char *kind = luaL_optstring(L, 2, strchr(value, '@') ? "email" : "phone");
+    char hex[65], err[300];
+    luaL_argcheck(L, !strcmp(kind, "email") || !strcmp(kind, "phone"), 2,
+                  "kind must be \"email\" or \"phone\"");
+    if (!blind_keys) return luaL_error(L, "pii.blind: no database key is open");
+    if (privacy_blind_hex(blind_keys, kind, value, hex, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 int luaopen_nudge_pii(lua_State *L)
 {
-    static const luaL_Reg funcs[] = {{"hash", l_hash}, {"mask", l_mask}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"hash", l_hash}, {"mask", l_mask}, {"blind", l_blind}, {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -2,6 +2,7 @@
  * batched transactions, fire due timers, deliver the outbox, and end with
  * the summary line. */
 #include "cli.h"
+#include "l_modules.h"
 #include "deliver.h"
 #include "log.h"
 #include "timeutil.h"
@@ -71,6 +72,7 @@ int cli_open_privacy(cli *c, store *s, privacy **out)
                          .exposed = c->cfg.pii_exposed,
                          .exposed_count = c->cfg.pii_exposed_count};
     if (privacy_open(s, &o, out, err, sizeof err)) return log_error("%s", err), -1;
+    l_pii_use(*out);
     return 0;
 }
 
@@ -175,6 +177,7 @@ static void close_run(run_state *r, host *h)
 {
     engine_free(r->engine);
     host_free(h);
+    l_pii_use(NULL);
     privacy_free(r->privacy);
     store_close(r->store);
 }

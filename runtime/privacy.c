@@ -131,7 +131,7 @@ static int open_vault(privacy *p, store *s, const char *key_file, char *err,
         return -1;
     }
     if (created)
-        log_info("created key file %s: keep it safe, without it the encrypted "
+        log_warn("created key file %s: keep it safe, without it the encrypted "
                  "profile data cannot be read",
                  key_file);
     return 0;
@@ -378,6 +378,15 @@ char *privacy_expose(privacy *p, store *s, const char *profile_id, char *text)
     if (!out) return text;
     free(text);
     return out;
+}
+
+int privacy_blind_hex(const privacy *p, const char *kind, const char *value,
+                      char hex[65], char *err, size_t err_len)
+{
+    unsigned char digest[32];
+    if (vault_blind(p->blind_key, kind, value, digest, err, err_len)) return -1;
+    sodium_bin2hex(hex, 65, digest, sizeof digest);
+    return 0;
 }
 
 char *privacy_find(privacy *p, store *s, const char *kind, const char *value)

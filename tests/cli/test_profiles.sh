@@ -621,3 +621,37 @@ equals "expose: trigger.where's profile sees the exposed first_name too (as j:pr
 run_nudge masked --db "$W/m.db" --outbox "$W/m.ndjson" run "$SEND" --events "$W/events.ndjson" --clock event
 equals "expose: without pii.expose the recipe sees the mask" "$rc $(var "$W/m.ndjson" hello x-1 first_name)" "0 P***"
 end_scenario
+
+# ==== 9. pii.blind =========================================================
+
+scenario blind
+cat >"$W/blind.lua" <<'LUA'
+-- Sends the blind indexes pii.blind computes, for the checks below.
+local pii = require "nudge.pii"
+return journey {
+  name = "blind",
+  trigger = { event = "Ping" },
+  run = function(j)
+    local bad, why = pii.blind("not a phone")
+    j:send("email", "hello", {
+      a = pii.blind(" Jane@Example.COM "), b = pii.blind("jane@example.com"),
+      phone = pii.blind("+1 (555) 123-4567"), bad = bad == nil and why ~= nil,
+    })
+  end,
+}
+LUA
+echo '{"type":"track","userId":"b-1","event":"Ping","timestamp":"2026-11-02T10:00:00Z"}' >"$W/events.ndjson"
+run_nudge blind1 --db "$W/one.db" --outbox "$W/one.ndjson" run "$W/blind.lua" --events "$W/events.ndjson" --clock event
+a=$(var "$W/one.ndjson" hello b-1 a)
+equals "blind: pii.blind normalizes the email (same index for ' Jane@Example.COM ')" \
+    "$rc $a" "0 $(var "$W/one.ndjson" hello b-1 b)"
+equals "blind: a 64-hex keyed digest, not the plain SHA-256" \
+    "$(printf '%s' "$a" | grep -c '^[0-9a-f]\{64\}$')/$(printf '%s' 'jane@example.com' | sha256sum | cut -c1-64 | grep -c "$a")" "1/0"
+equals "blind: a value that cannot be normalized gives nil and a message" "$(var "$W/one.ndjson" hello b-1 bad)" 1
+run_nudge blind2 --db "$W/two.db" --outbox "$W/two.ndjson" run "$W/blind.lua" --events "$W/events.ndjson" --clock event
+if [ -n "$a" ] && [ "$a" != "$(var "$W/two.ndjson" hello b-1 a)" ]; then
+    ok "blind: another database (another key) gives another index"
+else
+    not_ok "blind: another database (another key) gives another index" "same or empty"
+fi
+end_scenario
