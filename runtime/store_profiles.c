@@ -255,8 +255,12 @@ int store_pii_put(store *s, const char *profile_id, const char *field,
 
 int store_pii_delete(store *s, const char *profile_id, const char *field)
 {
-    return store_run(s, "DELETE FROM profile_pii WHERE profile_id = ?1 AND field = ?2",
-                     profile_id, field, 0);
+    sqlite3_stmt *st = store_stmt(s, STMT_PII_DELETE,
+                                  "DELETE FROM profile_pii WHERE profile_id = ? AND field = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "delete PII");
 }
 
 int store_pii_each(store *s, const char *profile_id,
@@ -281,11 +285,14 @@ int store_pii_each(store *s, const char *profile_id,
 int store_lookup_set(store *s, const char *profile_id, const char *kind,
                      const unsigned char digest[32])
 {
-    if (store_run(s, "DELETE FROM profile_lookup WHERE profile_id = ?1 AND kind = ?2",
-                  profile_id, kind, 0))
-        return -1;
+    sqlite3_stmt *st = store_stmt(s, STMT_LOOKUP_DELETE,
+                                  "DELETE FROM profile_lookup WHERE profile_id = ? AND kind = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "replace lookup");
     if (!digest) return 0;
-    sqlite3_stmt *st = store_stmt(s, STMT_LOOKUP_PUT,
+    st = store_stmt(s, STMT_LOOKUP_PUT,
                                   "INSERT OR IGNORE INTO profile_lookup"
                                   " (kind, digest, profile_id) VALUES (?, ?, ?)");
     if (!st) return -1;
