@@ -33,7 +33,7 @@ help:
 	@echo "make deps     install the Debian packages (as root)"
 	@echo "make test     build and run every test (SAN=1 for ASan+UBSan)"
 	@echo "make demo     run the cart-abandonment recipe on examples/ data"
-	@echo "make bench    events/s and peak RSS of 'nudge run' (median of 5)"
+	@echo "make bench    events/s of 'nudge run', profile import rows/s, email lookups/s"
 
 # Installs the Debian packages; idempotent.  Run as root (CI is root).
 deps:
@@ -75,6 +75,15 @@ $(BUILD)/tools/gen_events: tools/gen_events.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 
+$(BUILD)/tools/gen_profiles: tools/gen_profiles.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+# Benches the blind-index lookups against the core objects, like the unit tests.
+$(BUILD)/tools/bench_lookup: tools/bench_lookup.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
+
 test: check-deps
 	@$(MAKE) --no-print-directory $(BUILD)/nudge $(UNIT_BIN) $(BUILD)/tools/gen_events
 	@BUILD=$(BUILD) sh tests/run.sh
@@ -84,7 +93,8 @@ demo: check-deps
 	@sh examples/demo.sh $(BUILD)/nudge
 
 bench: check-deps
-	@$(MAKE) --no-print-directory $(BUILD)/nudge $(BUILD)/tools/gen_events
+	@$(MAKE) --no-print-directory $(BUILD)/nudge $(BUILD)/tools/gen_events \
+	  $(BUILD)/tools/gen_profiles $(BUILD)/tools/bench_lookup
 	@sh bench/run.sh $(BUILD)
 
 format:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh BUILD: events/s and peak RSS of `nudge run` over 100,000 events
 # (20,000 users, fixed seed) with three recipes; 5 runs on a fresh store each,
-# then the median, min and max.  Run from the repo root: sh bench/run.sh build
+# then the median, min and max.  Then profile import rows/s and email
+# lookups/s (bench/profiles.sh).  Run from the repo root: sh bench/run.sh build
 set -u
 
 BUILD=${1:?usage: sh bench/run.sh BUILD_DIR}
@@ -83,3 +84,5 @@ awk -v n=$EVENT_COUNT -v runs=$RUNS '
         printf "bench: nudge run: median %d events/s over %d runs, peak RSS median %.1f MB\n", median(rate, k), runs, median(rss, k)
         printf "bench: events/s min %d max %d; peak RSS min %.1f MB max %.1f MB\n", rate[1], rate[k], rss[1], rss[k]
     }' "$results"
+
+sh bench/profiles.sh "$BUILD" || exit 1

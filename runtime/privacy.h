@@ -34,17 +34,19 @@ void privacy_key_id(const privacy *p, char out[17]);
 /* Whether NAME is a PII field (the defaults plus the config's). */
 int privacy_is_pii(const privacy *p, const char *name);
 
-/* Replaces, in place, the value of every PII-named member of the event's
- * traits, context.traits and properties (at any depth) by its mask.
- * Thread-safe: needs only the field list.  Returns how many it masked. */
+/* Replaces, in place, every string or number under a PII-named member of
+ * the event's traits, context.traits and properties (at any depth) by its
+ * mask.  Names match without regard to case.  Thread-safe: needs only the
+ * field list.  Returns how many values it masked. */
 int privacy_scrub_event(char *const *fields, int count, cJSON *event);
 
 /* The full field list (defaults and config), for privacy_scrub_event. */
 char *const *privacy_fields(const privacy *p, int *count);
 
 /* Merges identify traits (a JSON object) into the profile: PII members
- * are encrypted and blind-indexed and only their masks join the traits.
- * 0, or -1 (logged). */
+ * join the profile's encrypted PII record (email and phone blind-indexed)
+ * and only their masks join the traits; PII names nested deeper are
+ * masked.  One row write.  0, or -1 (logged). */
 int privacy_apply_traits(privacy *p, store *s, const char *profile_id,
                          const char *traits_json);
 /* The same for traits already parsed (an object; its PII members are
@@ -54,7 +56,8 @@ int privacy_apply_object(privacy *p, store *s, const char *profile_id, cJSON *tr
 /* The decrypted value of one PII field (malloc'd), or NULL when absent. */
 char *privacy_reveal(privacy *p, store *s, const char *profile_id, const char *field);
 
-/* Every PII field of the profile, decrypted, added to OBJ. */
+/* Every PII field of the profile, decrypted, added to OBJ (replacing its
+ * mask). */
 int privacy_reveal_all(privacy *p, store *s, const char *profile_id, cJSON *obj);
 
 /* Patches the exposed PII fields into a profile's JSON (the text from

@@ -94,30 +94,37 @@ char *store_event_last(store *s, const char *profile_id, const char *event,
  * rare statements not worth caching.  0 or -1 (logged). */
 int store_run(store *s, const char *sql, const char *a, const char *b, int64_t n);
 
-/* Sealed keys: secrets by name (the blind-index key) and per-profile data
- * keys.  get returns 1 with `len` bytes copied, 0 when absent, -1. */
+/* Sealed secrets by name (the blind-index key): get returns 1 with `len`
+ * bytes copied, 0 when absent, -1. */
 int store_secret_get(store *s, const char *name, unsigned char *sealed, size_t len);
 int store_secret_put(store *s, const char *name, const unsigned char *sealed, size_t len);
-int store_profile_key_get(store *s, const char *profile_id, unsigned char *sealed,
-                          size_t len);
-int store_profile_key_put(store *s, const char *profile_id, const unsigned char *sealed,
-                          size_t len);
 
-/* Encrypted PII fields of a profile. */
-int store_pii_put(store *s, const char *profile_id, const char *field,
-                  const unsigned char *value, size_t len);
-int store_pii_delete(store *s, const char *profile_id, const char *field);
-/* Calls fn for each field in name order; fn's non-zero return stops. */
-int store_pii_each(store *s, const char *profile_id,
-                   int (*fn)(void *ctx, const char *field, const unsigned char *value,
-                             size_t len),
-                   void *ctx);
+/* A profile's protected columns: its data key sealed by the master key,
+ * its PII fields as one encrypted record, and the blind indexes of its
+ * email and phone (NULL: none). */
+typedef struct store_secret_row {
+    const unsigned char *sealed, *pii;
+    size_t sealed_len, pii_len;
+    const unsigned char *email_blind, *phone_blind; /* 32 bytes each */
+} store_secret_row;
 
-/* Blind-index lookups ("email"/"phone" → profile).  set replaces the
- * profile's entry of that kind (digest NULL removes it). */
-int store_lookup_set(store *s, const char *profile_id, const char *kind,
-                     const unsigned char digest[32]);
-char *store_lookup_find(store *s, const char *kind, const unsigned char digest[32]);
+/* The sealed key (exactly sealed_len bytes) and the PII record (*pii
+ * malloc'd, NULL when none).  1 found, 0 no key yet, -1 error. */
+int store_profile_secret_get(store *s, const char *profile_id, unsigned char *sealed,
+                             size_t sealed_len, unsigned char **pii, size_t *pii_len);
+/* Merges traits (a JSON object) and replaces the protected columns, in one
+ * row write (the profile is created if new). */
+int store_profile_secret_put(store *s, const char *profile_id, const char *traits_json,
+                             const store_secret_row *row);
+/* Key rotation: the next profile after AFTER (updated in place) with its
+ * sealed key: 1, 0 at the end, -1; and the re-sealed key's write. */
+int store_profile_sealed_next(store *s, char *after, size_t after_len,
+                              unsigned char *sealed, size_t sealed_len);
+int store_profile_sealed_set(store *s, const char *profile_id, const unsigned char *sealed,
+                             size_t len);
+/* The profile whose email ("email") or phone ("phone") blind index is
+ * DIGEST (malloc'd), or NULL. */
+char *store_profile_find(store *s, const char *kind, const unsigned char digest[32]);
 /* Why one of the profile's addresses is suppressed (malloc'd), or NULL. */
 char *store_suppression_reason(store *s, const char *profile_id);
 

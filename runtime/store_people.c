@@ -79,15 +79,11 @@ int store_profile_merge(store *s, const char *from, const char *into, int64_t no
         "UPDATE instances SET profile_id = ?2 WHERE profile_id = ?1",
         "UPDATE outbox SET profile_id = ?2 WHERE profile_id = ?1",
         "UPDATE message_log SET profile_id = ?2 WHERE profile_id = ?1",
-        "UPDATE OR IGNORE profile_lookup SET profile_id = ?2 WHERE profile_id = ?1",
-        "DELETE FROM profile_lookup WHERE profile_id = ?1",
         "UPDATE identities SET profile_id = ?2 WHERE profile_id = ?1",
         /* traits: the identified profile's win */
         "INSERT INTO profiles (id, traits) SELECT ?2, traits FROM profiles WHERE id = ?1"
         " ON CONFLICT (id) DO UPDATE SET traits = json_patch(excluded.traits, traits)",
         "DELETE FROM profiles WHERE id = ?1",
-        "DELETE FROM profile_pii WHERE profile_id = ?1",
-        "DELETE FROM profile_keys WHERE profile_id = ?1",
         NULL};
     int ended = end_duplicate_instances(s, from, into, now_ms);
     if (ended < 0) return -1;
@@ -100,10 +96,12 @@ int store_profile_forget(store *s, const char *id, int64_t now_ms)
 {
     static const char *const steps[] = {
         "INSERT OR IGNORE INTO suppressions (kind, digest, reason, at_ms)"
-        " SELECT kind, digest, 'forgotten', ?3 FROM profile_lookup WHERE profile_id = ?1",
-        "DELETE FROM profile_lookup WHERE profile_id = ?1",
-        "DELETE FROM profile_keys WHERE profile_id = ?1", /* crypto-shredding */
-        "DELETE FROM profile_pii WHERE profile_id = ?1",
+        " SELECT 'email', email_blind, 'forgotten', ?3 FROM profiles"
+        " WHERE id = ?1 AND email_blind NOT NULL",
+        "INSERT OR IGNORE INTO suppressions (kind, digest, reason, at_ms)"
+        " SELECT 'phone', phone_blind, 'forgotten', ?3 FROM profiles"
+        " WHERE id = ?1 AND phone_blind NOT NULL",
+        /* the data key goes with the row: crypto-shredding */
         "DELETE FROM profiles WHERE id = ?1",
         "DELETE FROM events WHERE profile_id = ?1",
         "DELETE FROM identities WHERE profile_id = ?1",

@@ -218,98 +218,97 @@ int store_secret_put(store *s, const char *name, const unsigned char *sealed, si
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save secret");
 }
 
-int store_profile_key_get(store *s, const char *profile_id, unsigned char *sealed,
-                          size_t len)
+int store_profile_secret_get(store *s, const char *profile_id, unsigned char *sealed,
+                             size_t sealed_len, unsigned char **pii, size_t *pii_len)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_KEY_GET,
-                                  "SELECT sealed FROM profile_keys WHERE profile_id = ?");
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SECRET_GET,
+                                  "SELECT sealed_key, pii FROM profiles WHERE id = ?");
+    *pii = NULL, *pii_len = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    return blob_row(s, st, sealed, len);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+        found = (size_t)sqlite3_column_bytes(st, 0) == sealed_len ? 1 : -1;
+        if (found == 1) memcpy(sealed, sqlite3_column_blob(st, 0), sealed_len);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        if (found == 1 && n && (*pii = malloc(n)))
+            memcpy(*pii, sqlite3_column_blob(st, 1), n), *pii_len = n;
+        if (found < 0) log_error("store: profile %s: a sealed key of the wrong length", profile_id);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        found = store_fail(s, "read profile key");
+    }
+    sqlite3_reset(st);
+    return found;
 }
 
-int store_profile_key_put(store *s, const char *profile_id, const unsigned char *sealed,
-                          size_t len)
+static void bind_blob(sqlite3_stmt *st, int index, const void *blob, size_t len)
+{
+    if (blob)
+        sqlite3_bind_blob(st, index, blob, (int)len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, index);
+}
+
+int store_profile_secret_put(store *s, const char *profile_id, const char *traits_json,
+                             const store_secret_row *row)
 {
     sqlite3_stmt *st =
-        store_stmt(s, STMT_PROFILE_KEY_PUT,
-                   "INSERT OR REPLACE INTO profile_keys (profile_id, sealed) VALUES (?, ?)");
+        store_stmt(s, STMT_PROFILE_SECRET_PUT,
+                   "INSERT INTO profiles (id, traits, sealed_key, pii, email_blind,"
+                   " phone_blind) VALUES (?1, json_patch('{}', ?2), ?3, ?4, ?5, ?6)"
+                   " ON CONFLICT (id) DO UPDATE SET traits = json_patch(traits, ?2),"
+                   " sealed_key = ?3, pii = ?4, email_blind = ?5, phone_blind = ?6");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save profile key");
+    sqlite3_bind_text(st, 2, traits_json, -1, SQLITE_STATIC);
+    bind_blob(st, 3, row->sealed, row->sealed_len);
+    bind_blob(st, 4, row->pii, row->pii_len);
+    bind_blob(st, 5, row->email_blind, 32);
+    bind_blob(st, 6, row->phone_blind, 32);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save profile");
 }
 
-int store_pii_put(store *s, const char *profile_id, const char *field,
-                  const unsigned char *value, size_t len)
+int store_profile_sealed_next(store *s, char *after, size_t after_len, unsigned char *sealed,
+                              size_t sealed_len)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_PII_PUT,
-                                  "INSERT OR REPLACE INTO profile_pii"
-                                  " (profile_id, field, value) VALUES (?, ?, ?)");
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SEALED_NEXT,
+                                  "SELECT id, sealed_key FROM profiles WHERE id > ?"
+                                  " AND sealed_key NOT NULL ORDER BY id LIMIT 1");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, value, (int)len, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save PII");
-}
-
-int store_pii_delete(store *s, const char *profile_id, const char *field)
-{
-    sqlite3_stmt *st = store_stmt(s, STMT_PII_DELETE,
-                                  "DELETE FROM profile_pii WHERE profile_id = ? AND field = ?");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "delete PII");
-}
-
-int store_pii_each(store *s, const char *profile_id,
-                   int (*fn)(void *ctx, const char *field, const unsigned char *value,
-                             size_t len),
-                   void *ctx)
-{
-    sqlite3_stmt *st = store_stmt(s, STMT_PII_EACH,
-                                  "SELECT field, value FROM profile_pii"
-                                  " WHERE profile_id = ? ORDER BY field");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    int rc = 0, step;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
-                (size_t)sqlite3_column_bytes(st, 1));
+    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 1) == sealed_len) {
+        snprintf(after, after_len, "%s", (const char *)sqlite3_column_text(st, 0));
+        memcpy(sealed, sqlite3_column_blob(st, 1), sealed_len);
+        found = 1;
+    } else if (rc == SQLITE_ROW) {
+        found = -1;
+    }
     sqlite3_reset(st);
-    return rc;
+    return found;
 }
 
-/* The profile's one lookup entry of `kind` becomes `digest` (NULL: none). */
-int store_lookup_set(store *s, const char *profile_id, const char *kind,
-                     const unsigned char digest[32])
+int store_profile_sealed_set(store *s, const char *profile_id, const unsigned char *sealed,
+                             size_t len)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_LOOKUP_DELETE,
-                                  "DELETE FROM profile_lookup WHERE profile_id = ? AND kind = ?");
+    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SEALED_SET,
+                                  "UPDATE profiles SET sealed_key = ? WHERE id = ?");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "replace lookup");
-    if (!digest) return 0;
-    st = store_stmt(s, STMT_LOOKUP_PUT,
-                                  "INSERT OR IGNORE INTO profile_lookup"
-                                  " (kind, digest, profile_id) VALUES (?, ?, ?)");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, profile_id, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save lookup");
+    sqlite3_bind_blob(st, 1, sealed, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "re-seal profile key");
 }
 
-char *store_lookup_find(store *s, const char *kind, const unsigned char digest[32])
+char *store_profile_find(store *s, const char *kind, const unsigned char digest[32])
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_LOOKUP_FIND,
-                                  "SELECT profile_id FROM profile_lookup"
-                                  " WHERE kind = ? AND digest = ? ORDER BY profile_id");
+    int email = !strcmp(kind, "email");
+    sqlite3_stmt *st =
+        email ? store_stmt(s, STMT_FIND_EMAIL,
+                           "SELECT id FROM profiles WHERE email_blind = ? ORDER BY id")
+              : store_stmt(s, STMT_FIND_PHONE,
+                           "SELECT id FROM profiles WHERE phone_blind = ? ORDER BY id");
     if (!st) return NULL;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 1, digest, 32, SQLITE_STATIC);
     return store_text_row(st);
 }
 
@@ -317,10 +316,12 @@ char *store_lookup_find(store *s, const char *kind, const unsigned char digest[3
  * (malloc'd), or NULL. */
 char *store_suppression_reason(store *s, const char *profile_id)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_SUPPRESSED,
-                                  "SELECT x.reason FROM profile_lookup l JOIN suppressions x"
-                                  " ON x.kind = l.kind AND x.digest = l.digest"
-                                  " WHERE l.profile_id = ? LIMIT 1");
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_SUPPRESSED,
+        "SELECT reason FROM suppressions WHERE kind = 'email' AND digest ="
+        " (SELECT email_blind FROM profiles WHERE id = ?1)"
+        " UNION ALL SELECT reason FROM suppressions WHERE kind = 'phone' AND digest ="
+        " (SELECT phone_blind FROM profiles WHERE id = ?1) LIMIT 1");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     return store_text_row(st);

@@ -54,15 +54,15 @@ static const char *const store_migrations[] = {
     "CREATE INDEX events_by_profile ON events (profile_id, name, ts_ms);"
     /* secrets sealed by the master key: the blind-index key */
     "CREATE TABLE secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE profile_keys ("
-    "  profile_id TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE profile_pii ("
-    "  profile_id TEXT NOT NULL, field TEXT NOT NULL, value BLOB NOT NULL,"
-    "  PRIMARY KEY (profile_id, field)) WITHOUT ROWID;"
-    "CREATE TABLE profile_lookup ("
-    "  kind TEXT NOT NULL, digest BLOB NOT NULL, profile_id TEXT NOT NULL,"
-    "  PRIMARY KEY (kind, digest, profile_id)) WITHOUT ROWID;"
-    "CREATE INDEX profile_lookup_by_profile ON profile_lookup (profile_id);"
+    /* per profile: its data key sealed by the master key, its PII fields
+     * as one encrypted JSON object, and the blind indexes of its email and
+     * phone (docs/profiles.md) */
+    "ALTER TABLE profiles ADD COLUMN sealed_key BLOB;"
+    "ALTER TABLE profiles ADD COLUMN pii BLOB;"
+    "ALTER TABLE profiles ADD COLUMN email_blind BLOB;"
+    "ALTER TABLE profiles ADD COLUMN phone_blind BLOB;"
+    "CREATE INDEX profiles_by_email ON profiles (email_blind) WHERE email_blind NOT NULL;"
+    "CREATE INDEX profiles_by_phone ON profiles (phone_blind) WHERE phone_blind NOT NULL;"
     "CREATE TABLE suppressions ("
     "  kind TEXT NOT NULL, digest BLOB NOT NULL, reason TEXT NOT NULL,"
     "  at_ms INTEGER NOT NULL, PRIMARY KEY (kind, digest)) WITHOUT ROWID;"

@@ -197,7 +197,7 @@ equals "privacy: PII in track properties and context.traits is masked in the sto
 run_nudge show_e7 --config "$CONF" --db "$DB" profile show "$E7"
 equals "privacy: the anonymous visitor's email finds the profile it was aliased to" \
     "$rc/$(head -n 1 "$W/show_e7.out")" "0/profile p-200"
-digest=$(sqlite3 "$DB" "select lower(hex(digest)) from profile_lookup where profile_id = 'p-100' and kind = 'email'")
+digest=$(sqlite3 "$DB" "select lower(hex(email_blind)) from profiles where id = 'p-100'")
 sha=$("$NUDGE" hash email "$E1")
 blake=$(printf 'email:%s' "$E1" | b2sum -l 256 | cut -d ' ' -f 1)
 if [ ${#digest} -eq 64 ] && [ "$digest" != "$sha" ] && [ "$digest" != "$blake" ]; then
@@ -275,8 +275,8 @@ expect_exit "forget: lookup by the forgotten email finds nothing (exit 1)" 1 "no
 run_nudge gone_anon --db "$DB" profile show fa-1
 expect_exit "forget: the linked anonymous id is unlinked (exit 1)" 1 "no profile matches" "$W/gone_anon.err"
 equals "forget: data key, PII, traits, events, identities, history, message log deleted" \
-    "$(sqlite3 "$DB" "select (select count(*) from profile_keys where profile_id = 'f-1') || ' ' ||
-        (select count(*) from profile_pii where profile_id = 'f-1') || ' ' ||
+    "$(sqlite3 "$DB" "select (select count(*) from profiles where id = 'f-1' and sealed_key not null) || ' ' ||
+        (select count(*) from profiles where id = 'f-1' and pii not null) || ' ' ||
         (select count(*) from profiles where id = 'f-1') || ' ' ||
         (select count(*) from events where profile_id = 'f-1') || ' ' ||
         (select count(*) from identities where profile_id = 'f-1') || ' ' ||
