@@ -80,6 +80,7 @@ int store_profile_merge(store *s, const char *from, const char *into, int64_t no
         "UPDATE outbox SET profile_id = ?2 WHERE profile_id = ?1",
         "UPDATE message_log SET profile_id = ?2 WHERE profile_id = ?1",
         "UPDATE identities SET profile_id = ?2 WHERE profile_id = ?1",
+        "UPDATE consent SET profile_id = ?2 WHERE profile_id = ?1",
         /* traits: the identified profile's win */
         "INSERT INTO profiles (id, traits) SELECT ?2, traits FROM profiles WHERE id = ?1"
         " ON CONFLICT (id) DO UPDATE SET traits = json_patch(excluded.traits, traits)",
@@ -105,6 +106,7 @@ int store_profile_forget(store *s, const char *id, int64_t now_ms)
         "DELETE FROM profiles WHERE id = ?1",
         "DELETE FROM events WHERE profile_id = ?1",
         "DELETE FROM identities WHERE profile_id = ?1",
+        "DELETE FROM consent WHERE profile_id = ?1",
         "DELETE FROM timers WHERE instance_id IN"
         " (SELECT id FROM instances WHERE profile_id = ?1 AND state < 2)",
         "DELETE FROM history WHERE instance_id IN"

@@ -73,6 +73,21 @@ static const char *const store_migrations[] = {
     "CREATE TABLE merges ("
     "  from_id TEXT NOT NULL, into_id TEXT NOT NULL, at_ms INTEGER NOT NULL,"
     "  detail TEXT NOT NULL);",
+    /* version 3: guardrails.  The consent ledger is append-only: a record
+     * may move to another profile (merge) or be erased (forget), never
+     * change. */
+    "CREATE TABLE consent ("
+    "  id INTEGER PRIMARY KEY, profile_id TEXT NOT NULL, channel TEXT NOT NULL,"
+    "  purpose TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('granted', 'revoked')),"
+    "  at_ms INTEGER NOT NULL, source TEXT NOT NULL, proof TEXT);"
+    "CREATE INDEX consent_by_profile ON consent (profile_id, channel, purpose, id);"
+    "CREATE TRIGGER consent_append_only BEFORE UPDATE OF channel, purpose, status, at_ms,"
+    "  source, proof ON consent BEGIN"
+    "  SELECT RAISE(ABORT, 'consent records are append-only'); END;"
+    /* a message's purpose, and the time a deferral (quiet hours) holds it to */
+    "ALTER TABLE outbox ADD COLUMN purpose TEXT NOT NULL DEFAULT 'marketing';"
+    "ALTER TABLE outbox ADD COLUMN not_before_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE message_log ADD COLUMN detail TEXT;",
 };
 
 #define STORE_MIGRATION_COUNT (int)(sizeof store_migrations / sizeof store_migrations[0])
