@@ -36,6 +36,10 @@ int cli_load_recipes(cli *c, host *h, engine *e);
  * key_file and pii settings).  0, or -1 (logged). */
 int cli_open_privacy(cli *c, store *s, privacy **out);
 
+/* The profile GIVEN names on the command line: an email, a profile id, a
+ * linked anonymous id, or a phone number.  malloc'd, or NULL. */
+char *cli_find_profile(privacy *p, store *s, const char *given);
+
 /* Prints the summary line of SPEC §8. */
 void cli_print_summary(const cli *c, const engine_stats *st, store *s);
 

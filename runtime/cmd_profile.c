@@ -35,16 +35,6 @@ static void close_session(session *ss)
     store_close(ss->store);
 }
 
-/* The profile ID names: an email, a known id, a linked anonymous id, or a
- * phone number.  malloc'd, or NULL. */
-static char *find_profile(session *ss, const char *given)
-{
-    if (strchr(given, '@')) return privacy_find(ss->privacy, ss->store, "email", given);
-    if (store_profile_exists(ss->store, given) > 0) return strdup(given);
-    char *linked = store_identity_resolve(ss->store, given);
-    return linked ? linked : privacy_find(ss->privacy, ss->store, "phone", given);
-}
-
 typedef struct import_state {
     session *ss;
     long in_batch;
@@ -205,7 +195,7 @@ int cmd_profile(cli *c)
     if (!strcmp(sub, "import")) {
         rc = import_file(&ss, c->args[1]);
     } else {
-        char *id = find_profile(&ss, c->args[1]);
+        char *id = cli_find_profile(ss.privacy, ss.store, c->args[1]);
         if (!id)
             log_error("no profile matches %s", strchr(c->args[1], '@') ? "that email" : c->args[1]);
         else if (!strcmp(sub, "show"))

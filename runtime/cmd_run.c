@@ -76,6 +76,14 @@ int cli_open_privacy(cli *c, store *s, privacy **out)
     return 0;
 }
 
+char *cli_find_profile(privacy *p, store *s, const char *given)
+{
+    if (strchr(given, '@')) return privacy_find(p, s, "email", given);
+    if (store_profile_exists(s, given) > 0) return strdup(given);
+    char *linked = store_identity_resolve(s, given);
+    return linked ? linked : privacy_find(p, s, "phone", given);
+}
+
 int cli_load_recipes(cli *c, host *h, engine *e)
 {
     const char **paths = c->args;
