@@ -28,6 +28,7 @@ int cmd_check(cli *c);
 int cmd_hash(cli *c);
 int cmd_keygen(cli *c);
 int cmd_profile(cli *c);
+int cmd_explain(cli *c);
 
 /* Shared by the commands: loads the recipes named on the command line (or
  * found in the config's folders) into the host.  0, or -1 (reported). */

@@ -21,6 +21,8 @@ static const char usage[] =
     "matching\n"
     "  nudge profile import FILE | show ID | export ID | forget ID   (ID: id, email or "
     "phone)\n"
+    "  nudge explain PROFILE [JOURNEY]            why a person did or did not get each "
+    "message\n"
     "  nudge keygen [--rotate]                    write the key file, or rotate the "
     "master key\n"
     "\n"
@@ -97,6 +99,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "hash")) return cmd_hash(c);
     if (!strcmp(c->command, "keygen")) return cmd_keygen(c);
     if (!strcmp(c->command, "profile")) return cmd_profile(c);
+    if (!strcmp(c->command, "explain")) return cmd_explain(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }
