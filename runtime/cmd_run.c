@@ -127,9 +127,10 @@ static int commit_batch(run_state *r, int reopen)
     r->batch_started_ns = time_mono_ns();
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
-    if (r->deliverer
-            ? deliverer_kick(r->deliverer)
-            : deliver_outbox(r->store, r->c->outbox_path, &r->stats.messages_delivered))
+    int64_t now = engine_now(r->engine);
+    if (r->deliverer ? deliverer_kick(r->deliverer, now)
+                     : deliver_outbox(r->store, r->c->outbox_path, now,
+                                      &r->stats.messages_delivered))
         return -1;
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;

@@ -114,8 +114,17 @@ done:
     return rc;
 }
 
-int deliver_outbox(store *s, const char *path, long *delivered)
+/* Deferred messages whose time has come join the queue. */
+static int release_due(store *s, int64_t now_ms)
 {
+    if (store_begin(s)) return -1;
+    if (store_outbox_release(s, now_ms) < 0) return store_rollback(s), -1;
+    return store_commit(s);
+}
+
+int deliver_outbox(store *s, const char *path, int64_t now_ms, long *delivered)
+{
+    if (release_due(s, now_ms)) return -1;
     int is_file = strcmp(path, "-") != 0;
     int fd = is_file ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
                      : STDOUT_FILENO;

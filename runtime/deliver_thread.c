@@ -18,17 +18,19 @@ struct deliverer {
     const char *outbox_path;
     int kicked, stopping, failed;
     long delivered;
+    int64_t now_ms; /* the run's clock at the last kick */
 };
 
 /* Waits for a kick or the stop; 1 when this is the last round (stopping,
  * and every kick already served). */
-static int wait_for_work(deliverer *d)
+static int wait_for_work(deliverer *d, int64_t *now_ms)
 {
     pthread_mutex_lock(&d->lock);
     while (!d->kicked && !d->stopping)
         pthread_cond_wait(&d->wake, &d->lock);
     int last = !d->kicked;
     d->kicked = 0;
+    *now_ms = d->now_ms;
     pthread_mutex_unlock(&d->lock);
     return last;
 }
@@ -39,8 +41,9 @@ static void *deliverer_main(void *arg)
     int last, rc;
     do {
         long sent = 0;
-        last = wait_for_work(d);
-        rc = deliver_outbox(d->store, d->outbox_path, &sent);
+        int64_t now_ms;
+        last = wait_for_work(d, &now_ms);
+        rc = deliver_outbox(d->store, d->outbox_path, now_ms, &sent);
         pthread_mutex_lock(&d->lock);
         d->delivered += sent;
         d->failed |= rc != 0;
@@ -69,11 +72,12 @@ deliverer *deliverer_start(const char *db_path, const char *outbox_path)
     return d;
 }
 
-int deliverer_kick(deliverer *d)
+int deliverer_kick(deliverer *d, int64_t now_ms)
 {
     pthread_mutex_lock(&d->lock);
     int failed = d->failed;
     d->kicked = 1;
+    d->now_ms = now_ms;
     pthread_cond_signal(&d->wake);
     pthread_mutex_unlock(&d->lock);
     return failed ? -1 : 0;

@@ -225,6 +225,11 @@ int store_outbox_insert(store *s, const char *key, int64_t instance_id,
                         const char *journey, const char *profile_id, const char *channel,
                         const char *template_name, const char *vars_json,
                         int64_t created_ms);
+/* Sets a queued message's purpose and, with not_before_ms > 0, defers it
+ * (status "deferred") until then. */
+int store_outbox_hold(store *s, const char *key, const char *purpose, int64_t not_before_ms);
+/* Deferred messages due at now_ms become "queued" again: how many, or -1. */
+int store_outbox_release(store *s, int64_t now_ms);
 /* Loads up to max messages with the given status ("queued", "sending") in id
  * order. */
 int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,
