@@ -190,9 +190,10 @@ static int j_wait_for(lua_State *L)
     check_pending(L, a, "wait_for");
     enum act_block got = act_block(a, "wait_for", ms, event, caller_line(L));
     if (got == BLOCK_SUSPEND) return suspend(L, a);
+    int filtered = got == BLOCK_EVENT && !lua_isnoneornil(L, 4);
     if (got == BLOCK_EVENT) {
         l_push_json_text(L, a->wake_event_json);
-        if (!lua_isnoneornil(L, 4)) { /* no yields inside `where` */
+        if (filtered) { /* no yields inside `where` */
             lua_pushvalue(L, 4);
             lua_pushvalue(L, -2);
             lua_call(L, 1, 1);
@@ -204,7 +205,12 @@ static int j_wait_for(lua_State *L)
         lua_pushnil(L);
     }
     check_rc(L, a, act_unblock(a));
-    record_value(L, a, "wait_for", -1);
+    if (filtered) /* `where` may have changed the table: record what it left */
+        record_value(L, a, "wait_for", -1);
+    else /* replay decodes the same table from the event's own text */
+        check_rc(
+            L, a,
+            act_record(a, "wait_for", got == BLOCK_EVENT ? a->wake_event_json : "null"));
     return 1;
 }
 
@@ -288,7 +294,8 @@ static int j_set(lua_State *L)
     const char *trait = luaL_checkstring(L, 2);
     lua_settop(L, 3);
     if (replayed(L, a, "set")) return 0;
-    char *value = lua_isnil(L, 3) ? strdup("null") : l_to_json_text(L, 3, err, sizeof err);
+    char *value =
+        lua_isnil(L, 3) ? strdup("null") : l_to_json_text(L, 3, err, sizeof err);
     if (!value) return luaL_argerror(L, 3, err);
     int rc = act_set_trait(a, trait, value);
     free(value);
@@ -368,22 +375,25 @@ static int j_exit(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* Methods come from the table in upvalue 1; j.trigger is decoded on
+ * first use and kept in the handle. */
 static int handle_index(lua_State *L)
 {
-    const char *key = luaL_checkstring(L, 2);
-    if (strcmp(key, "trigger") == 0) { /* decoded on first use */
-        handle *h = luaL_checkudata(L, 1, HANDLE);
-        if (lua_getiuservalue(L, 1, 1) == LUA_TNIL && h->a) {
-            l_push_json_text(L, act_trigger_json(h->a));
-            lua_pushvalue(L, -1);
-            lua_setiuservalue(L, 1, 1);
-        }
-        return 1;
+    lua_settop(L, 2);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+        lua_pop(L, 1);
     }
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "methods");
-    if (lua_getfield(L, -1, key) == LUA_TNIL)
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "trigger") != 0)
         return luaL_error(L, "j has no field or method '%s'", key);
+    handle *h = luaL_checkudata(L, 1, HANDLE);
+    if (lua_getiuservalue(L, 1, 1) == LUA_TNIL && h->a) {
+        l_push_json_text(L, act_trigger_json(h->a));
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, 1);
+    }
     return 1;
 }
 
@@ -406,8 +416,7 @@ static void push_metatable(lua_State *L)
                                        {NULL, NULL}};
     if (!luaL_newmetatable(L, HANDLE)) return;
     luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, handle_index);
+    lua_pushcclosure(L, handle_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "protected");
     lua_setfield(L, -2, "__metatable");

@@ -19,13 +19,25 @@ void l_push_json(lua_State *L, const cJSON *value);
 /* Pushes the Lua value of JSON text (nil for "null" or bad text). [-0, +1, m] */
 void l_push_json_text(lua_State *L, const char *text);
 
-/* Converts the Lua value at `index` to JSON with keys in sorted order, so
- * the text is the same on every run.  Returns NULL and a message in `err`
- * for values JSON cannot hold (functions, cycles, mixed keys, NaN). */
-cJSON *l_to_json(lua_State *L, int index, char *err, size_t err_len);
+/* Returns the JSON text (malloc'd) of a lazily decoded table, or NULL
+ * when it cannot be read. */
+typedef char *(*l_json_loader)(void *ctx);
 
-/* The same as JSON text (malloc'd); scalars skip cJSON.  NULL and a
- * message in `err` when it cannot be stored. */
+/* Pushes a table that stands for the JSON object load(ctx) returns,
+ * loaded and decoded on first use (index, assignment, pairs, #) under the
+ * sandbox's limits.  It stays empty to next() and rawget().  `name` (a
+ * static string) names it in errors.  [-0, +1, m] */
+void l_push_lazy_json(lua_State *L, l_json_loader load, void *ctx, const char *name);
+
+/* Ends the lazy table at `index` (any other value is left alone): its
+ * content is dropped, load(ctx) is never called again, and any later use
+ * raises.  [-0, +0, -] */
+void l_lazy_json_close(lua_State *L, int index);
+
+/* Converts the Lua value at `index` to JSON text (malloc'd) with keys in
+ * sorted order, so the text is the same on every run.  Returns NULL and a
+ * message in `err` for values JSON cannot hold (functions, cycles, mixed
+ * keys, NaN). */
 char *l_to_json_text(lua_State *L, int index, char *err, size_t err_len);
 
 #endif

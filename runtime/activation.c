@@ -3,6 +3,8 @@
  * transaction as everything else the step does. */
 #include "activation.h"
 
+#include "consent.h"
+#include "guardrails.h"
 #include "privacy.h"
 
 #include "log.h"
@@ -95,54 +97,75 @@ const char *act_trigger_json(activation *a)
     return in->trigger_json;
 }
 
-/* Why this message may not go out: the holdout, or a suppressed address
- * (forgotten people are kept out of marketing only).  NULL: it may. */
-static const char *blocked_by(activation *a, char **owned)
+/* The guardrails' verdict on a new message (guardrails.h); a held-out
+ * instance queues nothing and asks nothing. */
+static int decide(activation *a, const char *channel, guard_outcome *g)
 {
-    *owned = NULL;
-    if (a->inst->holdout) return "holdout";
-    char *reason = store_suppression_reason(a->store, a->inst->profile_id);
+    instance *in = a->inst;
+    char zone[TZ_NAME_MAX + 1];
+    if (in->holdout) {
+        memset(g, 0, sizeof *g);
+        g->status = "holdout";
+        snprintf(g->reason, sizeof g->reason, "holdout");
+        snprintf(g->detail, sizeof g->detail, "control group");
+        return 0;
+    }
+    act_timezone(a, zone);
+    guard_message m = {in->profile_id, in->journey, channel, a->purpose, zone, a->now_ms};
+    guard_config none = {.consent_default = "opt_out"};
+    return guardrails_at_queue(a->store, a->guard ? a->guard : &none, &m, g);
+}
+
+static void count_outcome(activation *a, const char *status)
+{
+    if (!strcmp(status, "queued") || !strcmp(status, "deferred"))
+        a->counters->messages_queued++;
+    if (!strcmp(status, "deferred")) a->counters->messages_deferred++;
+    if (!strcmp(status, "holdout")) a->counters->messages_holdout++;
+    if (!strcmp(status, "suppressed")) a->counters->messages_suppressed++;
+    if (!strcmp(status, "capped")) a->counters->messages_capped++;
+}
+
+/* Queues the message (held to not_before when deferred). */
+static int queue(activation *a, const char *channel, const char *template_name,
+                 const char *vars_json, const guard_outcome *g)
+{
+    instance *in = a->inst;
+    char key[64];
+    snprintf(key, sizeof key, "nudge-%lld-%d", (long long)in->id, a->seq);
     int transactional = a->purpose && !strcmp(a->purpose, "transactional");
-    if (reason && transactional && !strcmp(reason, "forgotten")) free(reason), reason = NULL;
-    return *owned = reason;
+    if (store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id, channel,
+                            template_name, vars_json, a->now_ms))
+        return -1;
+    return g->not_before_ms || transactional
+               ? store_outbox_hold(a->store, key,
+                                   transactional ? "transactional" : "marketing",
+                                   g->not_before_ms)
+               : 0;
 }
 
 int act_send(activation *a, const char *channel, const char *template_name,
              const char *vars_json, const char **status, const char **result)
 {
     instance *in = a->inst;
-    char *owned;
-    const char *reason = blocked_by(a, &owned);
-    const char *outcome = !reason ? "queued" : in->holdout ? "holdout" : "suppressed";
-    int rc = 0;
-    if (!reason) {
-        char key[64];
-        snprintf(key, sizeof key, "nudge-%lld-%d", (long long)in->id, a->seq);
-        rc = store_outbox_insert(a->store, key, in->id, in->journey, in->profile_id,
-                                 channel, template_name, vars_json, a->now_ms);
-        a->counters->messages_queued++;
-    } else if (in->holdout) {
-        a->counters->messages_holdout++;
-    } else {
-        a->counters->messages_suppressed++;
-    }
-    rc = rc || store_message_log(a->store, in->id, in->profile_id, in->journey, channel,
-                                 template_name, outcome,
-                                 in->holdout ? "control group" : reason, a->now_ms);
-    *status = outcome;
-    if (!reason) {
-        *result = "{\"status\":\"queued\"}";
-    } else {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "reason", reason);
-        cJSON_AddStringToObject(r, "status", outcome);
-        if (!cJSON_PrintPreallocated(r, a->send_result, sizeof a->send_result, 0))
-            rc = 1;
-        cJSON_Delete(r);
-        *result = a->send_result;
-    }
-    free(owned);
-    return rc ? -1 : 0;
+    guard_outcome g;
+    if (decide(a, channel, &g)) return -1;
+    int sending = !strcmp(g.status, "queued") || !strcmp(g.status, "deferred");
+    if (sending && queue(a, channel, template_name, vars_json, &g)) return -1;
+    count_outcome(a, g.status);
+    message_log_row row = {in->id,   in->profile_id, in->journey, channel,  template_name,
+                           g.status, g.reason,       g.detail,    a->now_ms};
+    if (store_message_log(a->store, &row)) return -1;
+    *status = g.status;
+    if (!strcmp(g.status, "queued")) return *result = "{\"status\":\"queued\"}", 0;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "reason", g.reason);
+    cJSON_AddStringToObject(r, "status", g.status);
+    int rc =
+        cJSON_PrintPreallocated(r, a->send_result, sizeof a->send_result, 0) ? 0 : -1;
+    cJSON_Delete(r);
+    *result = a->send_result;
+    return rc;
 }
 
 char *act_profile_json(activation *a)
@@ -153,9 +176,14 @@ char *act_profile_json(activation *a)
 
 int act_set_trait(activation *a, const char *trait, const char *value_json)
 {
-    static const char *const computed[] = {"id",          "first_seen",    "last_seen",
-                                           "order_count", "revenue_total", "days_since_last_order",
-                                           "events",      NULL};
+    static const char *const computed[] = {"id",
+                                           "first_seen",
+                                           "last_seen",
+                                           "order_count",
+                                           "revenue_total",
+                                           "days_since_last_order",
+                                           "events",
+                                           NULL};
     for (int i = 0; computed[i]; i++)
         if (!strcmp(trait, computed[i])) return 1;
     cJSON *patch = cJSON_CreateObject(), *value = cJSON_Parse(value_json);
@@ -198,9 +226,8 @@ int act_due_time(activation *a, const char *when, int64_t *due_ms)
 
 int act_consented(activation *a, const char *channel, const char *purpose)
 {
-    if (purpose && strcmp(purpose, "transactional") == 0) return 1;
-    int granted = store_profile_consent(a->store, a->inst->profile_id, channel);
-    return granted >= 0 ? granted : strcmp(a->consent_default, "opt_out") == 0;
+    return consent_status(a->store, a->inst->profile_id, channel,
+                          purpose ? purpose : "marketing", a->consent_default);
 }
 
 double act_stable_fraction(const char *journey, const char *profile_id, const char *salt)

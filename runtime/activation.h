@@ -16,7 +16,8 @@ enum act_outcome { ACT_RUNNING, ACT_SUSPENDED, ACT_COMPLETED, ACT_EXITED, ACT_FA
 enum act_block { BLOCK_SUSPEND, BLOCK_TIMEOUT, BLOCK_EVENT };
 
 typedef struct act_counters {
-    long messages_queued, messages_holdout, messages_suppressed;
+    long messages_queued, messages_holdout, messages_suppressed, messages_capped,
+        messages_deferred;
 } act_counters;
 
 typedef struct activation {
@@ -33,6 +34,7 @@ typedef struct activation {
     const char *wake_event_json; /* ... and its JSON */
     const char *purpose;         /* the journey's: "marketing" unless "transactional" */
     struct privacy *privacy;     /* for PII the config exposes; may be NULL */
+    const struct guard_config *guard; /* caps, quiet hours, consent regime */
     enum act_outcome outcome;
     char error[600];
     char send_result[160]; /* act_send's result when it is not a fixed text */
@@ -87,7 +89,9 @@ void act_timezone(activation *a, char *zone);
  * person's zone) or an ISO-8601 instant.  0, or -1 if `when` is neither. */
 int act_due_time(activation *a, const char *when, int64_t *due_ms);
 
-/* j:consented: from the profile's `consent` trait, else the default. */
+/* j:consented: the consent ledger's latest record for the channel and
+ * purpose (default "marketing"), else the config's regime; transactional
+ * needs no grant, only no revocation (consent.h).  1 or 0. */
 int act_consented(activation *a, const char *channel, const char *purpose);
 
 /* j:split: index of the chosen variant, stable per person, journey and step. */

@@ -4,6 +4,7 @@
 #define NUDGE_CLI_H
 #include "config.h"
 #include "engine.h"
+#include "guardrails.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -18,6 +19,7 @@ typedef struct cli {
     int arg_count;
     const char *config_path, *db_path, *outbox_path, *events_path, *clock, *now;
     const char *target;
+    const char *purpose, *source, *proof; /* nudge consent set */
     int dry_run, strict, quiet, verbose, rotate;
     config cfg;
 } cli;
@@ -29,6 +31,7 @@ int cmd_hash(cli *c);
 int cmd_keygen(cli *c);
 int cmd_profile(cli *c);
 int cmd_explain(cli *c);
+int cmd_consent(cli *c);
 
 /* Shared by the commands: loads the recipes named on the command line (or
  * found in the config's folders) into the host.  0, or -1 (reported). */
@@ -36,6 +39,9 @@ int cli_load_recipes(cli *c, host *h, engine *e);
 /* Opens the key file and the database's keys for PII (the config's
  * key_file and pii settings).  0, or -1 (logged). */
 int cli_open_privacy(cli *c, store *s, privacy **out);
+
+/* The guardrails the config sets (its arrays are borrowed from c). */
+guard_config cli_guard_config(const cli *c);
 
 /* The profile GIVEN names on the command line: an email, a profile id, a
  * linked anonymous id, or a phone number.  malloc'd, or NULL. */

@@ -33,8 +33,35 @@ static const char *when(int64_t ms, char *buf)
     return buf;
 }
 
-/* One message-log row: what happened to a send, and why. */
-static void print_message(const cJSON *m, const cJSON *outbox)
+#define AT_DELIVERY "checked again at delivery" /* deliver.c's detail */
+
+static int at_delivery(const cJSON *row)
+{
+    const char *detail = text_of(row, "detail");
+    return detail && !strcmp(detail, AT_DELIVERY);
+}
+
+/* The next queue-time message-log row of instance ID after ROW (or the
+ * first): one per j:send.  Rows written at delivery follow their message. */
+static const cJSON *next_message(const cJSON *log, const cJSON *row, int64_t id)
+{
+    for (row = row ? row->next : log ? log->child : NULL; row; row = row->next)
+        if (int_of(row, "instance_id") == id && !at_delivery(row)) return row;
+    return NULL;
+}
+
+static int same_message(const cJSON *a, const cJSON *b)
+{
+    const char *ta = text_of(a, "template"), *tb = text_of(b, "template");
+    return int_of(a, "instance_id") == int_of(b, "instance_id") &&
+           !strcmp(text_of(a, "channel"), text_of(b, "channel")) && ta && tb &&
+           !strcmp(ta, tb);
+}
+
+/* One queue-time message-log row: what happened to a send, and why; for a
+ * queued one, what became of it (its outbox status, and the reason when
+ * the second check stopped it). */
+static void print_message(const cJSON *m, const cJSON *log, const cJSON *outbox)
 {
     char at[TIME_ISO_LEN], done[TIME_ISO_LEN];
     const char *outcome = text_of(m, "outcome"), *reason = text_of(m, "reason");
@@ -43,22 +70,17 @@ static void print_message(const cJSON *m, const cJSON *outbox)
            text_of(m, "template") ? text_of(m, "template") : "", outcome);
     if (reason) printf(" (%s%s%s)", reason, detail ? ": " : "", detail ? detail : "");
     for (const cJSON *o = outbox ? outbox->child : NULL; o; o = o->next)
-        if (int_of(o, "instance_id") == int_of(m, "instance_id") &&
-            !strcmp(text_of(o, "channel"), text_of(m, "channel")) &&
-            text_of(o, "template") && text_of(m, "template") &&
-            !strcmp(text_of(o, "template"), text_of(m, "template")) &&
-            strcmp(outcome, "queued") == 0 && strcmp(text_of(o, "status"), "queued"))
+        if (same_message(o, m) &&
+            (!strcmp(outcome, "queued") || !strcmp(outcome, "deferred")) &&
+            strcmp(text_of(o, "status"), outcome))
             printf(", then %s %s", text_of(o, "status"),
                    when(int_of(o, "updated_ms"), done));
+    for (const cJSON *d = log ? log->child : NULL; d; d = d->next)
+        if (at_delivery(d) && same_message(d, m) &&
+            int_of(d, "at_ms") >= int_of(m, "at_ms"))
+            printf(" (%s, %s)", text_of(d, "reason") ? text_of(d, "reason") : "",
+                   AT_DELIVERY);
     printf("\n");
-}
-
-/* The next message-log row of instance ID after ROW (or the first). */
-static const cJSON *next_message(const cJSON *log, const cJSON *row, int64_t id)
-{
-    for (row = row ? row->next : log ? log->child : NULL; row; row = row->next)
-        if (int_of(row, "instance_id") == id) return row;
-    return NULL;
 }
 
 /* The recorded steps in order; each j:send is followed by its message. */
@@ -84,7 +106,7 @@ static void print_steps(store *s, int64_t id, const cJSON *log, const cJSON *out
             printf("      j:%s -> %.100s\n", kind, shown ? shown : "nil");
         free(shown);
         if (!strcmp(kind, "send") && (m = next_message(log, m, id)))
-            print_message(m, outbox);
+            print_message(m, log, outbox);
     }
     cJSON_Delete(steps);
 }

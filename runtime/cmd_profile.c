@@ -3,6 +3,7 @@
  * through the blind index).  export prints everything held about the
  * person as JSON, PII decrypted; show is the human view, PII masked. */
 #include "cli.h"
+#include "consent.h"
 #include "import.h"
 #include "log.h"
 #include "timeutil.h"
@@ -38,6 +39,7 @@ static void close_session(session *ss)
 typedef struct import_state {
     session *ss;
     long in_batch;
+    int64_t now_ms; /* when consent traits in the file are recorded */
 } import_state;
 
 static int import_row_cb(void *ctx, const import_row *row)
@@ -45,6 +47,8 @@ static int import_row_cb(void *ctx, const import_row *row)
     import_state *st = ctx;
     store *s = st->ss->store;
     if (privacy_apply_object(st->ss->privacy, s, row->profile_id, row->traits)) return -1;
+    if (consent_from_object(s, row->profile_id, row->traits, st->now_ms, "import"))
+        return -1;
     if (++st->in_batch < IMPORT_BATCH) return 0;
     st->in_batch = 0;
     return store_commit(s) || store_begin(s) ? -1 : 0;
@@ -54,7 +58,7 @@ static int import_file(session *ss, const char *path)
 {
     FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!in) return log_error("cannot open %s: %m", path), EXIT_FAILURE_RUNTIME;
-    import_state st = {ss, 0};
+    import_state st = {ss, 0, time_wall_ms()};
     import_stats stats = {0};
     int rc = store_begin(ss->store);
     if (!rc) rc = import_stream(in, strcmp(path, "-") ? path : "stdin", import_row_cb, &st,
@@ -102,7 +106,8 @@ static cJSON *export_profile(session *ss, const char *id)
                      " vars AS vars_json, status, created_ms, updated_ms FROM outbox"
                      " WHERE profile_id = ?1 ORDER BY id"},
         {"message_log", "SELECT instance_id, journey, channel, template, outcome, reason,"
-                        " at_ms FROM message_log WHERE profile_id = ?1 ORDER BY id"}};
+                        " at_ms FROM message_log WHERE profile_id = ?1 ORDER BY id"},
+        {"consent", STORE_CONSENT_HISTORY_SQL}};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         cJSON_AddItemToObject(out, parts[i].name, store_rows_json(s, parts[i].sql, id));
     return out;

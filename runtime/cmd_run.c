@@ -24,11 +24,13 @@ typedef struct run_state {
     engine *engine;
     deliverer *deliverer; /* NULL: deliver on this thread */
     privacy *privacy;
+    guard_config guard;
     engine_stats stats;
     ingest_stats ingest;
     long in_batch, seen; /* seen: events handed to the engine */
     int64_t batch_started_ns, progress_ns;
-    int progress; /* print a progress line: stderr is a terminal */
+    int progress;    /* print a progress line: stderr is a terminal */
+    int event_clock; /* --clock event */
 } run_state;
 
 static int is_recipe_file(const char *name)
@@ -76,6 +78,13 @@ int cli_open_privacy(cli *c, store *s, privacy **out)
     return 0;
 }
 
+guard_config cli_guard_config(const cli *c)
+{
+    guard_config g = {c->cfg.caps, c->cfg.cap_count, c->cfg.quiet, c->cfg.quiet_count,
+                      c->cfg.consent_default};
+    return g;
+}
+
 char *cli_find_profile(privacy *p, store *s, const char *given)
 {
     if (strchr(given, '@')) return privacy_find(p, s, "email", given);
@@ -106,12 +115,13 @@ void cli_print_summary(const cli *c, const engine_stats *st, store *s)
     if (c->quiet) return;
     printf("events %ld accepted, %ld rejected, %ld duplicate; "
            "journeys %ld started, %ld exited, %ld completed, %ld failed, %ld waiting; "
-           "messages %ld delivered, %ld suppressed, 0 deferred, %ld holdout, %ld failed\n",
+           "messages %ld delivered, %ld suppressed, %ld deferred, %ld holdout, %ld failed\n",
            st->events_accepted, st->events_rejected, st->events_duplicate,
            st->journeys_started, st->journeys_exited, st->journeys_completed,
            st->journeys_failed, (long)store_instances_live_count(s),
-           st->messages_delivered, st->sends.messages_suppressed,
-           st->sends.messages_holdout, st->messages_failed);
+           st->messages_delivered,
+           st->sends.messages_suppressed + st->sends.messages_capped + st->messages_stopped,
+           st->sends.messages_deferred, st->sends.messages_holdout, st->messages_failed);
     if (c->verbose) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
@@ -127,10 +137,10 @@ static int commit_batch(run_state *r, int reopen)
     r->batch_started_ns = time_mono_ns();
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
-    int64_t now = engine_now(r->engine);
-    if (r->deliverer ? deliverer_kick(r->deliverer, now)
-                     : deliver_outbox(r->store, r->c->outbox_path, now,
-                                      &r->stats.messages_delivered))
+    deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard};
+    if (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
+                     : deliver_outbox(r->store, &o, &r->stats.messages_delivered,
+                                      &r->stats.messages_stopped))
         return -1;
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;
@@ -155,7 +165,10 @@ static int on_event(void *ctx, nudge_event *ev)
     if (engine_event(r->engine, ev)) return -1;
     r->seen++;
     show_progress(r, 0);
-    if (++r->in_batch >= BATCH_EVENTS || time_mono_ns() - r->batch_started_ns > BATCH_NS)
+    /* under the event clock batches end by count only, so that a replay
+     * delivers in the same order; under the wall clock also after 1 s */
+    if (++r->in_batch >= BATCH_EVENTS ||
+        (!r->event_clock && time_mono_ns() - r->batch_started_ns > BATCH_NS))
         return commit_batch(r, 1);
     return 0;
 }
@@ -169,15 +182,18 @@ static int open_run(run_state *r, cli *c, host **h)
     if (store_open(c->db_path, &r->store, err, sizeof err))
         return log_error("%s", err), EXIT_FAILURE_RUNTIME;
     if (cli_open_privacy(c, r->store, &r->privacy)) return EXIT_FAILURE_RUNTIME;
+    r->guard = cli_guard_config(c);
     engine_options options = {.event_clock = c->clock && !strcmp(c->clock, "event"),
                               .consent_default = c->cfg.consent_default,
                               .timezone = c->cfg.timezone,
-                              .privacy = r->privacy};
+                              .privacy = r->privacy,
+                              .guard = &r->guard};
     *h = host_new(r->store, c->cfg.limits);
     r->engine = *h ? engine_new(r->store, *h, options, &r->stats) : NULL;
     if (!r->engine) return log_error("cannot start the engine"), EXIT_FAILURE_RUNTIME;
     if (cli_load_recipes(c, *h, r->engine)) return EXIT_USAGE;
     r->progress = !c->quiet && isatty(STDERR_FILENO);
+    r->event_clock = options.event_clock;
     r->batch_started_ns = time_mono_ns();
     return EXIT_OK;
 }
@@ -203,7 +219,7 @@ static int run_events(run_state *r)
         return log_error("cannot open events file %s: %m", c->events_path), -1;
     const char *source =
         c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
-    if (!c->dry_run && !(r->deliverer = deliverer_start(c->db_path, c->outbox_path))) {
+    if (!c->dry_run && !(r->deliverer = deliverer_start(c->db_path, c->outbox_path, &r->guard))) {
         if (in != stdin) fclose(in);
         return -1;
     }
@@ -220,7 +236,9 @@ static int run_events(run_state *r)
     r->stats.events_rejected = r->ingest.rejected;
     if (!rc) rc = commit_batch(r, 0);
     store_rollback(r->store); /* after an error, or the dry run's work */
-    if (deliverer_finish(r->deliverer, &r->stats.messages_delivered)) rc = -1;
+    if (deliverer_finish(r->deliverer, &r->stats.messages_delivered,
+                         &r->stats.messages_stopped))
+        rc = -1;
     r->deliverer = NULL;
     return rc;
 }

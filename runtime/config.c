@@ -1,11 +1,16 @@
 /* nudge.conf.lua loading: defaults, then the file's table, checked key by
- * key.  Settings for later subsystems (channels, caps, quiet hours, the
- * server) are accepted when they have the right shape. */
+ * key, down to each frequency cap and quiet-hours window.  Settings for
+ * later subsystems (channels, the server) are accepted when they have the
+ * right shape. */
 #include "config.h"
 
 #include "l_modules.h"
+#include "timeutil.h"
+#include "tz.h"
 
 #include <lauxlib.h>
+#include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +126,214 @@ static int read_pii(lua_State *L, config *c, const char *path, char *err, size_t
     return rc;
 }
 
+/* ---- caps and quiet hours ------------------------------------------------ */
+
+#define CAP_EXAMPLE "{1, \"24h\"}"
+#define QUIET_EXAMPLE "{\"21:00\", \"09:00\"}"
+
+/* 1 when the value at `idx` is a list of exactly two items.  [-0, +0, -] */
+static int is_pair(lua_State *L, int idx)
+{
+    int entries = 0;
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || lua_rawlen(L, idx) != 2) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx))
+        entries++, lua_pop(L, 1);
+    return entries == 2;
+}
+
+/* The channel name of the key at -2 in a lua_next walk of table KEY,
+ * checked and copied into `name`.  0, or -1 with err.  [-0, +0, -] */
+static int rule_channel(lua_State *L, const char *file, const char *key,
+                        const char *example, char *name, char *err, size_t err_len)
+{
+    if (lua_type(L, -2) != LUA_TSTRING)
+        return snprintf(err, err_len,
+                        "%s: key '%s': expected channel = %s, like sms = %s", file, key,
+                        example, example),
+               -1;
+    const char *channel = lua_tostring(L, -2);
+    if (!guard_channel_valid(channel))
+        return snprintf(err, err_len,
+                        "%s: key '%s.%.40s': a channel name is lowercase letters, "
+                        "digits and _ (like sms or email), or all",
+                        file, key, channel),
+               -1;
+    snprintf(name, GUARD_CHANNEL_MAX, "%s", channel);
+    return 0;
+}
+
+/* A cap's window at -1: a duration text or seconds, > 0.  [-0, +0, -] */
+static int read_window(lua_State *L, int64_t *window_ms)
+{
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return duration_parse(lua_tostring(L, -1), window_ms) || *window_ms <= 0 ? -1 : 0;
+    if (lua_type(L, -1) != LUA_TNUMBER) return -1;
+    lua_Number seconds = lua_tonumber(L, -1);
+    if (!(seconds > 0 && seconds <= 9.0e12)) return -1; /* NaN fails too */
+    *window_ms = (int64_t)llround(seconds * 1000);
+    return *window_ms > 0 ? 0 : -1;
+}
+
+/* {count, window} at -1 into *cap; `what` is "FILE: key 'caps.sms'".
+ * [-0, +0, -] */
+static int read_cap(lua_State *L, guard_cap *cap, const char *what, char *err,
+                    size_t err_len)
+{
+    int is_integer = 0, window_rc;
+    if (!is_pair(L, -1))
+        return snprintf(err, err_len, "%s: expected {count, window} like %s", what,
+                        CAP_EXAMPLE),
+               -1;
+    lua_rawgeti(L, -1, 1);
+    lua_Integer count =
+        lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &is_integer) : 0;
+    lua_rawgeti(L, -2, 2);
+    window_rc = read_window(L, &cap->window_ms);
+    lua_pop(L, 2);
+    if (!is_integer || count < 0 || count > INT_MAX)
+        return snprintf(err, err_len,
+                        "%s: the count must be a whole number >= 0, like %s", what,
+                        CAP_EXAMPLE),
+               -1;
+    if (window_rc)
+        return snprintf(err, err_len,
+                        "%s: the window must be a duration like \"24h\" or \"7d\", or "
+                        "seconds > 0",
+                        what),
+               -1;
+    cap->count = (int)count;
+    return 0;
+}
+
+int config_read_caps(lua_State *L, int idx, const char *file, const char *key,
+                     guard_cap *caps, int *count, char *err, size_t err_len)
+{
+    char what[512];
+    idx = lua_absindex(L, idx);
+    *count = 0;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return snprintf(err, err_len, "%s: key '%s' must be a table like { sms = %s }",
+                        file, key, CAP_EXAMPLE),
+               -1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        guard_cap cap = {{0}, 0, 0};
+        int rc = rule_channel(L, file, key, CAP_EXAMPLE, cap.channel, err, err_len);
+        if (!rc) {
+            snprintf(what, sizeof what, "%s: key '%s.%s'", file, key, cap.channel);
+            rc = read_cap(L, &cap, what, err, err_len);
+        }
+        if (!rc && *count == GUARD_RULES_MAX) {
+            snprintf(err, err_len, "%s: key '%s': at most %d channels", file, key,
+                     GUARD_RULES_MAX);
+            rc = -1;
+        }
+        lua_pop(L, 1);
+        if (rc) return lua_pop(L, 1), -1;
+        caps[(*count)++] = cap;
+    }
+    return 0;
+}
+
+/* One end of a quiet window, item i (1 start, 2 end) of the pair at -1.
+ * [-0, +0, -] */
+static int read_quiet_time(lua_State *L, int i, int *hour, int *minute, const char *what,
+                           char *err, size_t err_len)
+{
+    const char *name = i == 1 ? "start" : "end";
+    lua_rawgeti(L, -1, i);
+    const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int rc = tz_parse_hhmm(text, hour, minute);
+    if (rc && text)
+        snprintf(err, err_len, "%s: the %s must be a time like \"21:00\", not \"%.20s\"",
+                 what, name, text);
+    else if (rc)
+        snprintf(err, err_len, "%s: the %s must be a time like \"21:00\", not a %s", what,
+                 name, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* {start, end} or false at -1 into *rule.  [-0, +0, -] */
+static int read_quiet(lua_State *L, guard_quiet *rule, const char *what, char *err,
+                      size_t err_len)
+{
+    rule->enabled = 0;
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return 0;
+    if (!is_pair(L, -1))
+        return snprintf(err, err_len, "%s: expected {start, end} like %s, or false", what,
+                        QUIET_EXAMPLE),
+               -1;
+    if (read_quiet_time(L, 1, &rule->start_hour, &rule->start_minute, what, err,
+                        err_len) ||
+        read_quiet_time(L, 2, &rule->end_hour, &rule->end_minute, what, err, err_len))
+        return -1;
+    if (rule->start_hour == rule->end_hour && rule->start_minute == rule->end_minute)
+        return snprintf(err, err_len,
+                        "%s: start and end are the same time (false means no quiet "
+                        "hours)",
+                        what),
+               -1;
+    rule->enabled = 1;
+    return 0;
+}
+
+/* The entry for `channel` in c->quiet, added when missing; NULL when full. */
+static guard_quiet *quiet_slot(config *c, const char *channel)
+{
+    for (int i = 0; i < c->quiet_count; i++)
+        if (!strcmp(c->quiet[i].channel, channel)) return &c->quiet[i];
+    if (c->quiet_count == GUARD_RULES_MAX) return NULL;
+    guard_quiet *slot = &c->quiet[c->quiet_count++];
+    memset(slot, 0, sizeof *slot);
+    snprintf(slot->channel, sizeof slot->channel, "%s", channel);
+    return slot;
+}
+
+/* quiet_hours = { sms = {"21:00", "09:00"}, email = false } over the
+ * defaults: a channel given replaces its default.  [-0, +0, m] */
+static int read_quiet_hours(lua_State *L, int idx, config *c, const char *file, char *err,
+                            size_t err_len)
+{
+    char what[512];
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        guard_quiet rule = {{0}, 0, 0, 0, 0, 0};
+        guard_quiet *slot = NULL;
+        int rc = rule_channel(L, file, "quiet_hours", QUIET_EXAMPLE, rule.channel, err,
+                              err_len);
+        if (!rc) {
+            snprintf(what, sizeof what, "%s: key 'quiet_hours.%s'", file, rule.channel);
+            rc = read_quiet(L, &rule, what, err, err_len);
+        }
+        if (!rc && !(slot = quiet_slot(c, rule.channel))) {
+            snprintf(err, err_len, "%s: key 'quiet_hours': at most %d channels", file,
+                     GUARD_RULES_MAX);
+            rc = -1;
+        }
+        lua_pop(L, 1);
+        if (rc) return lua_pop(L, 1), -1;
+        *slot = rule;
+    }
+    return 0;
+}
+
+static int read_guardrails(lua_State *L, config *c, const char *path, char *err,
+                           size_t err_len)
+{
+    int rc = 0;
+    if (lua_getfield(L, -1, "caps") == LUA_TTABLE)
+        rc = config_read_caps(L, -1, path, "caps", c->caps, &c->cap_count, err, err_len);
+    lua_pop(L, 1);
+    if (rc) return -1;
+    if (lua_getfield(L, -1, "quiet_hours") == LUA_TTABLE)
+        rc = read_quiet_hours(L, lua_gettop(L), c, path, err, err_len);
+    lua_pop(L, 1);
+    return rc;
+}
+
 static int read_settings(lua_State *L, config *c, const char *path, char *err,
                          size_t err_len)
 {
@@ -155,7 +368,8 @@ static int read_settings(lua_State *L, config *c, const char *path, char *err,
         }
     }
     lua_pop(L, 1);
-    return read_limits(L, c, path, err, err_len) || read_pii(L, c, path, err, err_len)
+    return read_limits(L, c, path, err, err_len) || read_pii(L, c, path, err, err_len) ||
+                   read_guardrails(L, c, path, err, err_len)
                ? -1
                : 0;
 }
@@ -195,6 +409,7 @@ int config_load(const char *path, config *c, char *err, size_t err_len)
     c->outbox_path = strdup("outbox.ndjson");
     c->consent_default = strdup("opt_in");
     c->timezone = strdup("UTC");
+    c->quiet_count = guard_quiet_defaults(c->quiet);
     if (!path && access(DEFAULT_CONFIG, F_OK) == 0) path = DEFAULT_CONFIG;
     return path ? load_file(path, c, err, err_len) : 0;
 }

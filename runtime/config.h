@@ -2,6 +2,7 @@
  * sandbox.  Unknown keys and wrong types are errors naming the key. */
 #ifndef NUDGE_CONFIG_H
 #define NUDGE_CONFIG_H
+#include "guard.h"
 #include "sandbox.h"
 
 typedef struct config {
@@ -17,11 +18,23 @@ typedef struct config {
     int pii_field_count;
     char **pii_exposed; /* pii.expose: PII fields recipes see in the clear */
     int pii_exposed_count;
+    guard_cap caps[GUARD_RULES_MAX]; /* caps: none by default */
+    int cap_count;
+    guard_quiet quiet[GUARD_RULES_MAX]; /* quiet_hours: SMS 21:00–09:00 by default */
+    int quiet_count;
 } config;
 
 /* Fills `out` with defaults, then with `path` when given (or when
  * ./nudge.conf.lua exists and `path` is NULL).  0, or -1 with `err`. */
 int config_load(const char *path, config *out, char *err, size_t err_len);
 void config_free(config *c);
+
+/* Reads frequency caps, { sms = {1, "24h"}, all = {5, "7d"} }, from the
+ * table at `idx` into caps (room for GUARD_RULES_MAX), setting *count.
+ * Errors name the key: "FILE: key 'KEY.sms': expected {count, window} ...".
+ * Used for the config's `caps`; meant for journey{ caps = ... } too.
+ * 0, or -1 with `err`.  [-0, +0, m] */
+int config_read_caps(lua_State *L, int idx, const char *file, const char *key,
+                     guard_cap *caps, int *count, char *err, size_t err_len);
 
 #endif

@@ -57,6 +57,7 @@ static int write_batch(int fd, const outbox_message *msgs, int count, int is_fil
     char *buf = malloc(cap);
     int rc = buf ? 0 : -1;
     for (int i = 0; i < count && !rc; i++) {
+        if (msgs[i].blocked) continue;
         char *text = message_line(&msgs[i]);
         size_t n = text ? strlen(text) : 0;
         if (!text) rc = -1;
@@ -75,24 +76,53 @@ static int write_batch(int fd, const outbox_message *msgs, int count, int is_fil
     return rc ? -1 : is_file ? fsync(fd) : 0;
 }
 
-/* Moves the batch from one status to the next; entering "sending", also
- * saves the file's length.  The batch is a run of ids in one status. */
-static int mark(store *s, const outbox_message *msgs, int count, const char *from,
-                const char *to, int64_t offset)
+/* The second check, inside the transaction that marks the batch: a
+ * message whose person was suppressed or revoked consent since it was
+ * queued becomes "suppressed" and is not written.  How many, or -1. */
+static int screen(store *s, const deliver_options *o, outbox_message *msgs, int count)
 {
+    int stopped = 0;
+    for (int i = 0; i < count && o->guard; i++) {
+        outbox_message *m = &msgs[i];
+        guard_message gm = {m->profile_id, m->journey, m->channel,
+                            m->purpose,    NULL,       o->now_ms};
+        guard_outcome out;
+        if (guardrails_at_delivery(s, o->guard, &gm, &out)) return -1;
+        if (!strcmp(out.status, "queued")) continue;
+        message_log_row row = {
+            m->instance_id,   m->profile_id, m->journey, m->channel,
+            m->template_name, out.status,    out.reason, "checked again at delivery",
+            o->now_ms};
+        if (store_outbox_set_status(s, m->id, out.status, time_wall_ms()) ||
+            store_message_log(s, &row))
+            return -1;
+        m->blocked = 1, stopped++;
+    }
+    return stopped;
+}
+
+/* Moves the batch from one status to the next; entering "sending", also
+ * saves the file's length and screens the messages.  The batch is a run
+ * of ids in one status.  Returns the number screened out, or -1. */
+static int mark(store *s, const deliver_options *o, outbox_message *msgs, int count,
+                const char *from, const char *to, int64_t offset)
+{
+    int entering = !strcmp(to, "sending"), stopped = 0;
     if (store_begin(s)) return -1;
-    if ((!strcmp(to, "sending") && store_meta_set(s, OFFSET_KEY, offset)) ||
+    if ((entering && (store_meta_set(s, OFFSET_KEY, offset) ||
+                      (stopped = screen(s, o, msgs, count)) < 0)) ||
         store_outbox_move(s, msgs[0].id, msgs[count - 1].id, from, to, time_wall_ms()))
         return store_rollback(s), -1;
-    return store_commit(s);
+    return store_commit(s) ? -1 : stopped;
 }
 
 /* Sends one batch with the given status: "sending" (left by a crash) or
- * "queued".  Returns the number delivered, 0 when none, -1 on error. */
-static int deliver_batch(store *s, int fd, int is_file, const char *status)
+ * "queued".  Returns the number handled, 0 when none, -1 on error. */
+static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file,
+                         const char *status, long *delivered, long *stopped)
 {
     outbox_message *msgs;
-    int count, rc = -1;
+    int count, rc = -1, blocked = 0;
     if (store_outbox_fetch(s, status, BATCH, &msgs, &count)) return -1;
     if (count == 0) return store_outbox_free(msgs, 0), 0;
     off_t end = is_file ? lseek(fd, 0, SEEK_END) : 0;
@@ -101,14 +131,17 @@ static int deliver_batch(store *s, int fd, int is_file, const char *status)
         if (is_file && store_meta_get(s, OFFSET_KEY, &offset) == 1 && offset < end &&
             ftruncate(fd, (off_t)offset) == 0)
             lseek(fd, (off_t)offset, SEEK_SET);
-    } else if (mark(s, msgs, count, "queued", "sending", end)) {
+    } else if ((blocked = mark(s, o, msgs, count, "queued", "sending", end)) < 0) {
         goto done;
     }
     if (write_batch(fd, msgs, count, is_file)) {
         log_error("file channel: write failed: %m");
         goto done;
     }
-    rc = mark(s, msgs, count, "sending", "delivered", 0) ? -1 : count;
+    if (mark(s, o, msgs, count, "sending", "delivered", 0) < 0) goto done;
+    *delivered += count - blocked;
+    if (stopped) *stopped += blocked;
+    rc = count;
 done:
     store_outbox_free(msgs, count);
     return rc;
@@ -122,26 +155,26 @@ static int release_due(store *s, int64_t now_ms)
     return store_commit(s);
 }
 
-int deliver_outbox(store *s, const char *path, int64_t now_ms, long *delivered)
+int deliver_outbox(store *s, const deliver_options *o, long *delivered, long *stopped)
 {
-    if (release_due(s, now_ms)) return -1;
-    int is_file = strcmp(path, "-") != 0;
-    int fd = is_file ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+    if (release_due(s, o->now_ms)) return -1;
+    int is_file = strcmp(o->path, "-") != 0;
+    int fd = is_file ? open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
                      : STDOUT_FILENO;
     if (fd < 0) {
-        log_error("file channel: cannot open %s: %m", path);
+        log_error("file channel: cannot open %s: %m", o->path);
         return -1;
     }
     if (is_file && flock(fd, LOCK_EX)) { /* another nudge may be delivering */
-        log_error("file channel: cannot lock %s: %m", path);
+        log_error("file channel: cannot lock %s: %m", o->path);
         return close(fd), -1;
     }
     int n;
-    while ((n = deliver_batch(s, fd, is_file, "sending")) > 0)
-        *delivered += n;
+    while ((n = deliver_batch(s, o, fd, is_file, "sending", delivered, stopped)) > 0)
+        ;
     if (n == 0)
-        while ((n = deliver_batch(s, fd, is_file, "queued")) > 0)
-            *delivered += n;
+        while ((n = deliver_batch(s, o, fd, is_file, "queued", delivered, stopped)) > 0)
+            ;
     if (is_file) close(fd);
     return n < 0 ? -1 : 0;
 }

@@ -3,25 +3,36 @@
  * for stdout), exactly once across crashes. */
 #ifndef NUDGE_DELIVER_H
 #define NUDGE_DELIVER_H
+#include "guardrails.h"
 #include "store.h"
 
-/* Delivers every queued message, and the deferred ones due at now_ms (the
- * run's clock).  Adds the count to *delivered.  Returns 0, or -1 on a store
- * or file error (logged); nothing is lost either way. */
-int deliver_outbox(store *s, const char *path, int64_t now_ms, long *delivered);
+typedef struct deliver_options {
+    const char *path;          /* the file channel's file, "-" for stdout */
+    int64_t now_ms;            /* the run's clock: deferred messages due by then go */
+    const guard_config *guard; /* the second check: consent, suppression */
+} deliver_options;
+
+/* Delivers every queued message, and the deferred ones now due, after
+ * checking consent and suppression again (a message stopped there is
+ * "suppressed", logged with its reason).  Adds the counts to *delivered
+ * and *stopped (may be NULL).  Returns 0, or -1 on a store or file error
+ * (logged); nothing is lost either way. */
+int deliver_outbox(store *s, const deliver_options *o, long *delivered, long *stopped);
 
 /* A delivery thread with its own store connection, for `nudge run`. */
 typedef struct deliverer deliverer;
 
-/* Opens DB_PATH again and starts the thread; NULL (logged) on failure. */
-deliverer *deliverer_start(const char *db_path, const char *outbox_path);
+/* Opens DB_PATH again and starts the thread; NULL (logged) on failure.
+ * GUARD must outlive the thread. */
+deliverer *deliverer_start(const char *db_path, const char *outbox_path,
+                           const guard_config *guard);
 
 /* Tells the thread a batch was committed, with the run's clock.  -1 if an
  * earlier round failed (logged there): the caller should stop. */
 int deliverer_kick(deliverer *d, int64_t now_ms);
 
-/* Delivers what is left, stops the thread, adds its count to *delivered.
- * 0, or -1 if any round failed.  NULL is fine. */
-int deliverer_finish(deliverer *d, long *delivered);
+/* Delivers what is left, stops the thread, adds its counts to *delivered
+ * and *stopped.  0, or -1 if any round failed.  NULL is fine. */
+int deliverer_finish(deliverer *d, long *delivered, long *stopped);
 
 #endif

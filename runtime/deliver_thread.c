@@ -16,8 +16,9 @@ struct deliverer {
     pthread_cond_t wake;
     store *store;
     const char *outbox_path;
+    const guard_config *guard;
     int kicked, stopping, failed;
-    long delivered;
+    long delivered, stopped;
     int64_t now_ms; /* the run's clock at the last kick */
 };
 
@@ -40,24 +41,27 @@ static void *deliverer_main(void *arg)
     deliverer *d = arg;
     int last, rc;
     do {
-        long sent = 0;
-        int64_t now_ms;
-        last = wait_for_work(d, &now_ms);
-        rc = deliver_outbox(d->store, d->outbox_path, now_ms, &sent);
+        long sent = 0, stopped = 0;
+        deliver_options o = {d->outbox_path, 0, d->guard};
+        last = wait_for_work(d, &o.now_ms);
+        rc = deliver_outbox(d->store, &o, &sent, &stopped);
         pthread_mutex_lock(&d->lock);
         d->delivered += sent;
+        d->stopped += stopped;
         d->failed |= rc != 0;
         pthread_mutex_unlock(&d->lock);
     } while (!rc && !last);
     return NULL;
 }
 
-deliverer *deliverer_start(const char *db_path, const char *outbox_path)
+deliverer *deliverer_start(const char *db_path, const char *outbox_path,
+                           const guard_config *guard)
 {
     char err[600];
     deliverer *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->outbox_path = outbox_path;
+    d->guard = guard;
     if (store_open(db_path, &d->store, err, sizeof err)) {
         log_error("%s", err);
         return free(d), NULL;
@@ -83,7 +87,7 @@ int deliverer_kick(deliverer *d, int64_t now_ms)
     return failed ? -1 : 0;
 }
 
-int deliverer_finish(deliverer *d, long *delivered)
+int deliverer_finish(deliverer *d, long *delivered, long *stopped)
 {
     if (!d) return 0;
     pthread_mutex_lock(&d->lock);
@@ -93,6 +97,7 @@ int deliverer_finish(deliverer *d, long *delivered)
     pthread_join(d->thread, NULL);
     int rc = d->failed ? -1 : 0;
     *delivered += d->delivered;
+    *stopped += d->stopped;
     store_close(d->store);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->wake);

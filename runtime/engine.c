@@ -3,6 +3,7 @@
  * activation. */
 #include "engine.h"
 
+#include "consent.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -124,6 +125,7 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
                     .wake_event_json = event_json,
                     .purpose = r->purpose,
                     .privacy = e->options.privacy,
+                    .guard = e->options.guard,
                     .counters = &e->stats->sends};
     if (act_begin(&a)) return -1;
     host_activate(e->host, r, &a);
@@ -247,12 +249,9 @@ static int start_instance(engine *e, recipe *r, routing *rt)
     int ok = may_enter(e, r, profile_id, now);
     if (ok <= 0) return ok;
     if (r->has_where) {
-        char err[600], *profile = r->where_reads_profile
-                                      ? store_profile_json(e->store, profile_id, now)
-                                      : NULL;
-        profile = privacy_expose(e->options.privacy, e->store, profile_id, profile);
-        ok = host_where(e->host, r, rt->json, profile, err, sizeof err);
-        free(profile);
+        char err[600];
+        where_profile profile = {profile_id, now, e->options.privacy};
+        ok = host_where(e->host, r, rt->json, &profile, err, sizeof err);
         if (ok < 0)
             log_error("journey %s: trigger.where failed for profile %s: %s", r->name,
                       profile_id, err);
@@ -275,14 +274,17 @@ static int start_instance(engine *e, recipe *r, routing *rt)
     return rc;
 }
 
-/* The identify call's traits join the profile (PII encrypted). */
+/* The identify call's traits join the profile (PII encrypted); a
+ * `consent` trait goes to the consent ledger at the event's time. */
 static int apply_identify(engine *e, const nudge_event *ev)
 {
     if (!ev->traits_json) return 0;
-    return e->options.privacy ? privacy_apply_traits(e->options.privacy, e->store,
-                                                     ev->profile_id, ev->traits_json)
-                              : store_profile_merge_traits(e->store, ev->profile_id,
-                                                           ev->traits_json);
+    int rc = e->options.privacy
+                 ? privacy_apply_traits(e->options.privacy, e->store, ev->profile_id,
+                                        ev->traits_json)
+                 : store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json);
+    return rc ? rc
+              : consent_from_traits(e->store, ev->profile_id, ev->traits_json, ev->ts_ms);
 }
 
 /* Links FROM (an anonymous id, or alias's previousId) to profile INTO:
@@ -364,6 +366,9 @@ static int route_event(engine *e, const nudge_event *ev, const char *json, int j
         goto done;
     }
     if (!strcmp(ev->type, "identify") && apply_identify(e, ev)) goto done;
+    if (!strcmp(ev->type, "track") && ev->name && !strcmp(ev->name, CONSENT_EVENT) &&
+        consent_from_event(e->store, ev->profile_id, json, ev->message_id, ev->ts_ms))
+        goto done;
     routing rt = {e, ev, store_last_insert_id(e->store), route_name(ev), json};
     if (host_watches(e->host, rt.name))
         rc = store_instances_live(e->store, ev->profile_id, route_to_instance, &rt);

@@ -14,6 +14,7 @@ typedef struct engine_stats {
     long journeys_started, journeys_exited, journeys_completed, journeys_failed;
     act_counters sends; /* queued and held out, counted as they happen */
     long messages_delivered, messages_failed;
+    long messages_stopped; /* queued, then stopped at the second check */
 } engine_stats;
 
 typedef struct engine_options {
@@ -21,6 +22,7 @@ typedef struct engine_options {
     const char *consent_default; /* "opt_in" (default) or "opt_out" */
     const char *timezone;        /* for profiles without one (default "UTC") */
     privacy *privacy;            /* PII encryption; NULL: traits kept as given */
+    const struct guard_config *guard; /* caps, quiet hours, consent regime */
 } engine_options;
 
 typedef struct engine engine;

@@ -262,24 +262,41 @@ int host_watches(host *h, const char *event)
     return 0;
 }
 
-int host_where(host *h, recipe *r, const char *event_json, const char *profile_json,
+/* Pairs with a where_profile and the host's store. */
+typedef struct profile_source {
+    store *store;
+    const where_profile *profile;
+} profile_source;
+
+/* As act_profile_json does for j:profile. */
+static char *load_profile(void *ctx)
+{
+    const profile_source *source = ctx;
+    const where_profile *p = source->profile;
+    char *text = store_profile_json(source->store, p->id, p->now_ms);
+    return privacy_expose(p->privacy, source->store, p->id, text);
+}
+
+/* The profile reaches `where` as a lazy table: most filters read only
+ * the event, and the profile is then never loaded nor decoded. */
+int host_where(host *h, recipe *r, const char *event_json, const where_profile *profile,
                char *err, size_t err_len)
 {
-    (void)h;
     lua_State *L = r->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->where_ref);
-    l_push_json_text(L, event_json);
-    if (profile_json)
-        l_push_json_text(L, profile_json);
+    profile_source source = {h->store, profile};
+    if (r->where_reads_profile)
+        l_push_lazy_json(L, load_profile, &source, "the profile passed to trigger.where");
     else
         lua_pushnil(L);
-    if (sandbox_pcall(L, 2, 1) != LUA_OK) {
-        snprintf(err, err_len, "%s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return -1;
-    }
-    int match = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    int lazy = lua_gettop(L); /* kept to close it after the call */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->where_ref);
+    l_push_json_text(L, event_json);
+    lua_pushvalue(L, lazy);
+    int status = sandbox_pcall(L, 2, 1);
+    int match = status == LUA_OK ? lua_toboolean(L, -1) : -1;
+    if (status != LUA_OK) snprintf(err, err_len, "%s", lua_tostring(L, -1));
+    l_lazy_json_close(L, lazy);
+    lua_settop(L, lazy - 1);
     return match;
 }
 
@@ -288,7 +305,7 @@ void host_activate(host *h, recipe *r, activation *a)
     (void)h;
     lua_State *L = r->L;
     int top = lua_gettop(L), nresults;
-    lua_State *co = lua_newthread(L);
+    lua_State *co = sandbox_push_thread(L);
     lua_rawgeti(co, LUA_REGISTRYINDEX, r->run_ref);
     l_journey_push(L, a, co); /* kept at top + 2 to detach it afterwards */
     lua_pushvalue(L, -1);
@@ -308,5 +325,6 @@ void host_activate(host *h, recipe *r, activation *a)
         snprintf(a->error, sizeof a->error, "%s", lua_tostring(co, -1));
     }
     l_journey_detach(L, top + 2);
+    sandbox_keep_thread(L, top + 1);
     lua_settop(L, top);
 }

@@ -5,6 +5,7 @@
 #ifndef NUDGE_HOST_H
 #define NUDGE_HOST_H
 #include "activation.h"
+#include "privacy.h"
 #include "sandbox.h"
 #include "store.h"
 
@@ -43,8 +44,17 @@ recipe *host_recipe(host *h, const char *hash, char *err, size_t err_len);
 /* Whether any loaded recipe version exits on, or has its goal at, `event`. */
 int host_watches(host *h, const char *event);
 
-/* Evaluates trigger.where(event, profile).  1 match, 0 no match, -1 error. */
-int host_where(host *h, recipe *r, const char *event_json, const char *profile_json,
+/* The person whose profile trigger.where gets, as j:profile() shows it:
+ * computed traits at `now_ms`, the PII the config exposes. */
+typedef struct where_profile {
+    const char *id;
+    int64_t now_ms;
+    privacy *privacy; /* NULL: no PII layer */
+} where_profile;
+
+/* Evaluates trigger.where(event, profile).  The profile is read from the
+ * store only if `where` uses it.  1 match, 0 no match, -1 error. */
+int host_where(host *h, recipe *r, const char *event_json, const where_profile *profile,
                char *err, size_t err_len);
 
 /* Runs the instance's journey from the top under replay until it ends or

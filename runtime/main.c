@@ -23,6 +23,9 @@ static const char usage[] =
     "phone)\n"
     "  nudge explain PROFILE [JOURNEY]            why a person did or did not get each "
     "message\n"
+    "  nudge consent set ID CHANNEL granted|revoked [--purpose P] [--source S] [--proof "
+    "TEXT]\n"
+    "  nudge consent show ID                      the person's consent history\n"
     "  nudge keygen [--rotate]                    write the key file, or rotate the "
     "master key\n"
     "\n"
@@ -41,6 +44,9 @@ static const char **option_slot(cli *c, const char *name)
     if (!strcmp(name, "--clock")) return &c->clock;
     if (!strcmp(name, "--now")) return &c->now;
     if (!strcmp(name, "--target")) return &c->target;
+    if (!strcmp(name, "--purpose")) return &c->purpose;
+    if (!strcmp(name, "--source")) return &c->source;
+    if (!strcmp(name, "--proof")) return &c->proof;
     return NULL;
 }
 
@@ -100,6 +106,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "keygen")) return cmd_keygen(c);
     if (!strcmp(c->command, "profile")) return cmd_profile(c);
     if (!strcmp(c->command, "explain")) return cmd_explain(c);
+    if (!strcmp(c->command, "consent")) return cmd_consent(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }

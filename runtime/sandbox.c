@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* Registry keys: addresses of these bytes. */
-static char STDLIB_KEY, PROTECTED_KEY, LOADED_KEY, MODULES_KEY, PROXIES_KEY;
+static char STDLIB_KEY, PROTECTED_KEY, LOADED_KEY, MODULES_KEY, PROXIES_KEY, THREAD_KEY;
 
 static int panic(lua_State *L)
 {
@@ -413,13 +413,40 @@ int sandbox_resume(lua_State *L, lua_State *co, int nargs, int *nresults)
     return status;
 }
 
+lua_State *sandbox_push_thread(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &THREAD_KEY) != LUA_TTHREAD) {
+        lua_pop(L, 1);
+        return lua_newthread(L);
+    }
+    lua_pushnil(L); /* taken: a nested call gets a new one */
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &THREAD_KEY);
+    return lua_tothread(L, -1);
+}
+
+/* A coroutine that returned is empty already; resetting one that yielded
+ * drops its frames without running recipe code (setmetatable refuses
+ * __close).  One that failed is left to the collector. */
+void sandbox_keep_thread(lua_State *L, int index)
+{
+    lua_State *co = lua_tothread(L, index);
+    lua_Debug ar;
+    int status = lua_status(co);
+    if (status == LUA_OK && !lua_getstack(co, 0, &ar))
+        lua_settop(co, 0);
+    else if (status != LUA_YIELD || lua_resetthread(co) != LUA_OK)
+        return;
+    lua_pushvalue(L, index);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &THREAD_KEY);
+}
+
 /* Runs as a coroutine too, so that after an error the frames are still
  * there to name the recipe line (a memory error unwinds a plain pcall
  * before any handler runs). */
 int sandbox_pcall(lua_State *L, int nargs, int nresults)
 {
     int base = lua_gettop(L) - nargs, nres = 0;
-    lua_State *co = lua_newthread(L);
+    lua_State *co = sandbox_push_thread(L);
     lua_insert(L, base); /* anchored below the function */
     lua_xmove(L, co, nargs + 1);
     int status = sandbox_resume(L, co, nargs, &nres);
@@ -433,6 +460,7 @@ int sandbox_pcall(lua_State *L, int nargs, int nresults)
     } else {
         lua_xmove(co, L, 1);
     }
+    sandbox_keep_thread(L, base);
     lua_remove(L, base);
     return status;
 }

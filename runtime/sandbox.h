@@ -44,6 +44,14 @@ int sandbox_load(lua_State *L, const char *text, size_t len, const char *chunkna
 int sandbox_resume(lua_State *L, lua_State *co, int nargs, int *nresults);
 int sandbox_pcall(lua_State *L, int nargs, int nresults);
 
+/* Pushes a coroutine to run recipe code on: the one the last run left,
+ * else a new one.  [-0, +1, m] */
+lua_State *sandbox_push_thread(lua_State *L);
+
+/* Resets the coroutine at `index` after its run and keeps it for the
+ * next sandbox_push_thread (not one that failed).  [-0, +0, m] */
+void sandbox_keep_thread(lua_State *L, int index);
+
 /* The message of a limit that tripped in the current run, or NULL: the
  * bindings refuse to act once one has.  */
 const char *sandbox_tripped(lua_State *L);

@@ -37,7 +37,7 @@ void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         sb->mem_refused = 1;
         return NULL;
     }
-    void *p = realloc(ptr, nsize);
+    void *p = ptr ? realloc(ptr, nsize) : malloc(nsize); /* most are new blocks */
     if (p) sb->used = sb->used - old + nsize;
     return p;
 }

@@ -154,9 +154,34 @@ char *store_profile_trait(store *s, const char *profile_id, const char *trait);
  * NULL.  Read on demand, so events carrying it cost nothing extra. */
 char *store_profile_context_timezone(store *s, const char *profile_id);
 
-/* The profile's `consent` trait for a channel: 1 granted, 0 refused, -1
- * no record (the config's default applies). */
-int store_profile_consent(store *s, const char *profile_id, const char *channel);
+/* The consent ledger, append-only: one record per change of a person's
+ * consent for a channel and purpose (rules: consent.h).  Strings are
+ * borrowed; proof may be NULL. */
+typedef struct consent_row {
+    const char *profile_id, *channel;
+    const char *purpose; /* "marketing" or "transactional" */
+    const char *status;  /* "granted" or "revoked" */
+    int64_t at_ms;
+    const char *source, *proof; /* "identify", "event", "cli", ...; free text */
+} consent_row;
+/* Appends a record.  0, or -1 (logged). */
+int store_consent_append(store *s, const consent_row *r);
+/* The status in force at AT_MS (INT64_MAX: now) for the profile, channel
+ * and purpose: the record with the latest time at or before it, ties to
+ * the later record.  1 found (*granted set to 1 or 0), 0 no record, -1. */
+int store_consent_latest(store *s, const char *profile_id, const char *channel,
+                         const char *purpose, int64_t at_ms, int *granted);
+/* The profile's records, oldest first (time, then order recorded), as
+ * rows: channel, purpose, status, at_ms, source, proof (?1: the profile). */
+#define STORE_CONSENT_HISTORY_SQL                                                        \
+    "SELECT channel, purpose, status, at_ms, source, proof FROM consent"                 \
+    " WHERE profile_id = ?1 ORDER BY at_ms, id"
+/* Calls fn for each of them; fn's non-zero return stops the walk and is
+ * returned.  -1 on a store error. */
+int store_consent_history(store *s, const char *profile_id,
+                          int (*fn)(void *ctx, const consent_row *r), void *ctx);
+/* The same as a JSON array of objects (store_rows_json), or NULL. */
+struct cJSON *store_consent_json(store *s, const char *profile_id);
 
 /* Recipe versions by content hash. */
 int store_recipe_put(store *s, const char *hash, const char *name, const char *path,
@@ -219,6 +244,8 @@ int store_timer_next(store *s, int64_t now_ms, int64_t *instance_id, int64_t *du
 typedef struct outbox_message {
     int64_t id, instance_id, created_ms;
     char *idempotency_key, *journey, *profile_id, *channel, *template_name, *vars_json;
+    char *purpose;
+    int blocked; /* set by the deliverer: stopped at the second check */
 } outbox_message;
 
 int store_outbox_insert(store *s, const char *key, int64_t instance_id,
@@ -240,9 +267,19 @@ int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at
 int store_outbox_move(store *s, int64_t first, int64_t last, const char *from,
                       const char *to, int64_t at_ms);
 
+/* How many messages were queued or deferred for the person after after_ms,
+ * on CHANNEL and of JOURNEY (NULL: any), for frequency caps; -1 on error. */
+int64_t store_message_count(store *s, const char *profile_id, const char *channel,
+                            const char *journey, int64_t after_ms);
+
 /* Message log: every outcome of every message, with its reason. */
-int store_message_log(store *s, int64_t instance_id, const char *profile_id,
-                      const char *journey, const char *channel, const char *template_name,
-                      const char *outcome, const char *reason, int64_t at_ms);
+typedef struct message_log_row {
+    int64_t instance_id;
+    const char *profile_id, *journey, *channel, *template_name;
+    const char *outcome;        /* "queued", "holdout", "suppressed", "capped", ... */
+    const char *reason, *detail; /* NULL or "" for none */
+    int64_t at_ms;
+} message_log_row;
+int store_message_log(store *s, const message_log_row *row);
 
 #endif

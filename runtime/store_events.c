@@ -83,21 +83,6 @@ char *store_profile_context_timezone(store *s, const char *profile_id)
     return store_text_row(st);
 }
 
-int store_profile_consent(store *s, const char *profile_id, const char *channel)
-{
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_CONSENT,
-                                  "SELECT json_extract(traits, '$.consent.' || ?)"
-                                  " FROM profiles WHERE id = ?");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
-    int granted = -1;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
-        granted = sqlite3_column_int(st, 0) ? 1 : 0;
-    sqlite3_reset(st);
-    return granted;
-}
-
 int64_t store_event_count(store *s, const char *profile_id, const char *event,
                           int64_t since_ms, int64_t until_ms)
 {

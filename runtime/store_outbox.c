@@ -57,7 +57,7 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
     sqlite3_stmt *st =
         store_stmt(s, STMT_OUTBOX_FETCH,
                    "SELECT id, instance_id, created_ms, idempotency_key, journey,"
-                   " profile_id, channel, template, vars FROM outbox"
+                   " profile_id, channel, template, vars, purpose FROM outbox"
                    " WHERE status = ? ORDER BY id LIMIT ?");
     int rc;
     *count = 0;
@@ -75,6 +75,7 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
         m->channel = store_column_dup(st, 6);
         m->template_name = store_column_dup(st, 7);
         m->vars_json = store_column_dup(st, 8);
+        m->purpose = store_column_dup(st, 9);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -87,7 +88,7 @@ void store_outbox_free(outbox_message *msgs, int count)
     for (int i = 0; i < count; i++) {
         outbox_message *m = &msgs[i];
         free(m->idempotency_key), free(m->journey), free(m->profile_id);
-        free(m->channel), free(m->template_name), free(m->vars_json);
+        free(m->channel), free(m->template_name), free(m->vars_json), free(m->purpose);
     }
     free(msgs);
 }
@@ -119,23 +120,40 @@ int store_outbox_move(store *s, int64_t first, int64_t last, const char *from,
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "outbox status");
 }
 
-int store_message_log(store *s, int64_t instance_id, const char *profile_id,
-                      const char *journey, const char *channel, const char *template_name,
-                      const char *outcome, const char *reason, int64_t at_ms)
+int64_t store_message_count(store *s, const char *profile_id, const char *channel,
+                            const char *journey, int64_t after_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_MESSAGE_COUNT,
+                                  "SELECT count(*) FROM message_log WHERE profile_id = ?1"
+                                  " AND at_ms > ?2 AND outcome IN ('queued', 'deferred')"
+                                  " AND (?3 IS NULL OR channel = ?3)"
+                                  " AND (?4 IS NULL OR journey = ?4)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after_ms);
+    store_bind_text(st, 3, channel);
+    store_bind_text(st, 4, journey);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
+int store_message_log(store *s, const message_log_row *row)
 {
     sqlite3_stmt *st =
         store_stmt(s, STMT_MESSAGE_LOG,
                    "INSERT INTO message_log (instance_id, profile_id, journey,"
-                   " channel, template, outcome, reason, at_ms)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                   " channel, template, outcome, reason, detail, at_ms)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, instance_id);
-    store_bind_text(st, 2, profile_id);
-    store_bind_text(st, 3, journey);
-    store_bind_text(st, 4, channel);
-    store_bind_text(st, 5, template_name);
-    store_bind_text(st, 6, outcome);
-    store_bind_text(st, 7, reason);
-    sqlite3_bind_int64(st, 8, at_ms);
+    sqlite3_bind_int64(st, 1, row->instance_id);
+    store_bind_text(st, 2, row->profile_id);
+    store_bind_text(st, 3, row->journey);
+    store_bind_text(st, 4, row->channel);
+    store_bind_text(st, 5, row->template_name);
+    store_bind_text(st, 6, row->outcome);
+    store_bind_text(st, 7, row->reason && row->reason[0] ? row->reason : NULL);
+    store_bind_text(st, 8, row->detail && row->detail[0] ? row->detail : NULL);
+    sqlite3_bind_int64(st, 9, row->at_ms);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "message log");
 }

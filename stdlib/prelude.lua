@@ -13,18 +13,22 @@ local function before(a, b)
   return false
 end
 
+local lua_pairs = pairs -- Lua's own: calls __pairs, even behind a locked metatable
+
+-- A __pairs that hands back `next` and a table (nudge's lazily loaded
+-- tables do) gets that table's keys in sorted order too.
 local function sorted_pairs(t)
-  local mt = getmetatable(t)
-  if type(mt) == "table" and mt.__pairs then return mt.__pairs(t) end
+  local iter, state, start = lua_pairs(t)
+  if iter ~= next or start ~= nil then return iter, state, start end
   local keys, n = {}, 0
-  for k in next, t do n = n + 1; keys[n] = k end
+  for k in next, state do n = n + 1; keys[n] = k end
   table.sort(keys, before)
   local i = 0
   return function()
     i = i + 1
     local k = keys[i]
-    if k ~= nil then return k, t[k] end
-  end, t, nil
+    if k ~= nil then return k, state[k] end
+  end, state, nil
 end
 
 local fields = {

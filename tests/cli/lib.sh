@@ -4,6 +4,12 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 NUDGE="$ROOT/${BUILD:-build}/nudge"
+# NUDGE_OPEN: the same binary with tests/data/open.conf.lua (opt_out, no
+# quiet hours), for the tests that are not about the guardrails.
+NUDGE_BIN=$NUDGE
+NUDGE_OPEN_CONFIG="$ROOT/tests/data/open.conf.lua"
+NUDGE_OPEN="$ROOT/tests/cli/open_nudge.sh"
+export NUDGE_BIN NUDGE_OPEN_CONFIG
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nudge-test.XXXXXX")
 CHILDREN=""
 cleanup() {

@@ -3,6 +3,7 @@
 # bad input lines, the three file shapes and stdin, de-duplication by
 # messageId, usage and config errors (exit 2), and an idle `nudge tick`.
 . "$(dirname "$0")/lib.sh"
+NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules here
 
 RECIPE="$ROOT/recipes/cart_abandonment.lua"
 DATA="$ROOT/tests/data"

@@ -4,6 +4,7 @@
 # bit, an instance finishes on the recipe version it started with, and a
 # waiting instance holds no memory.  NUDGE_TEST_SEED=N replays the kill points.
 . "$(dirname "$0")/lib.sh"
+NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules here
 
 RECIPE="$ROOT/recipes/cart_abandonment.lua"
 GEN="$ROOT/${BUILD:-build}/tools/gen_events"
@@ -102,7 +103,7 @@ alive() {
 # delivery, where a crash can lose or double a message, so that random kills
 # land in them often.  (Not with a sanitizer build: its runtime must load first.)
 SHIM=""
-if ! ldd "$NUDGE" 2>/dev/null | grep -q libasan; then
+if ! ldd "$NUDGE_BIN" 2>/dev/null | grep -q libasan; then
     cat >"$TMP/slow_sync.c" <<'EOF_C'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -269,7 +270,7 @@ peak_rss() {
     echo "$rss"
 }
 
-if ldd "$NUDGE" 2>/dev/null | grep -q 'libasan'; then
+if ldd "$NUDGE_BIN" 2>/dev/null | grep -q 'libasan'; then
     ok "memory: waiting instances # SKIP sanitizer build, RSS not comparable"
 else
     small=$(peak_rss 2000)

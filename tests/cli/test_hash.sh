@@ -3,6 +3,7 @@
 # phone rules, the usage error for an unknown kind, and pii.hash / pii.mask
 # called from a recipe.  Expected hashes: printf '%s' VALUE | sha256sum.
 . "$(dirname "$0")/lib.sh"
+NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules here
 
 email=' John.Smith@Gmail.com '
 out=$("$NUDGE" hash email "$email")

@@ -1,8 +1,10 @@
 #!/bin/sh
 # The journey handle end to end: trigger filters, j:wait_for with a where
 # filter and a timeout, j:exit, exit_on, goals, j:split, j:profile, j:log,
-# j:now, j:consented, sorted pairs, re-entry windows and holdout.
+# j:now, j:consented, sorted pairs, re-entry windows and holdout; the
+# lazily loaded profile of trigger.where.
 . "$(dirname "$0")/lib.sh"
+NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules here
 cd "$ROOT" || exit 1
 R=tests/recipes
 DB=$TMP/j.db
@@ -152,3 +154,25 @@ case $(morning c1) in
 esac
 equals "wait_until: an ISO-8601 instant" \
     "$(grep -F '"template":"december"' "$LOUT" | grep -c '"at":"2026-12-01T00:00:00.000Z"')" 4
+
+# trigger.where's profile is loaded on first use: pairs, # and fields work
+# during the call; kept for later, it fails that later use with its line.
+{
+    ev p1 identify 2026-11-02T09:00:00Z '{"plan":"pro","consent":{"email":true}}'
+    ev p2 identify 2026-11-02T09:00:00Z '{"plan":"free"}'
+    ev p1 View 2026-11-02T10:00:00Z '{"check":true}'
+    ev p2 View 2026-11-02T10:00:00Z '{"check":true}'
+    ev p1 View 2026-11-02T11:00:00Z '{"sku":"S-1"}'
+    ev p3 View 2026-11-02T12:00:00Z '{"keep":true}'
+} >"$TMP/lazy.ndjson"
+"$NUDGE" --db "$TMP/z.db" --outbox "$TMP/z.out" run $R/lazy_profile.lua \
+    --events "$TMP/lazy.ndjson" --clock event >"$TMP/z.sum" 2>"$TMP/z.err"
+"$NUDGE" --db "$TMP/z.db" --outbox "$TMP/z.out" tick --now 2026-11-03T00:00:00Z >/dev/null 2>&1
+zq() { sqlite3 "$TMP/z.db" "$1"; }
+equals "lazy profile: pairs, #, fields and writes inside where (p1 in, p2 out)" \
+    "$(zq "select group_concat(p) from (select profile_id || '@' || (started_ms / 3600000 % 24) as p from instances order by id)")" \
+    "p1@10,p3@12"
+contains "lazy profile: j:wait_for without a filter replays its event after a wait" \
+    "$TMP/z.out" '"profile":"p1","channel":"email","template":"again","vars":{"sku":"S-1"}'
+contains "lazy profile: kept past where, its use fails on the recipe line" "$TMP/z.err" \
+    "lazy_profile.lua:$(grep -n 'error here' $R/lazy_profile.lua | cut -d: -f1): the profile passed to trigger.where used after the call returned"

@@ -6,6 +6,7 @@
 # forgotten people (transactional mail still goes); keygen and rotation;
 # pii.expose.  Each scenario runs in its own folder, removed at its end.
 . "$(dirname "$0")/lib.sh"
+NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules here
 
 R="$ROOT/tests/recipes"
 D="$ROOT/tests/data"
@@ -353,9 +354,9 @@ equals "merge: recorded in export's merges" \
     "$(sqlite3 :memory: "select group_concat(json_extract(value, '\$.from_id') || '>' || json_extract(value, '\$.into_id') || ': ' || json_extract(value, '\$.detail'), ' | ')
         from json_each(cast(readfile('$X') as text), '\$.merges')")" \
     "v-1>m-1: journey profile_wait: instance 1 kept, 2 ended | v-1>m-1: profile merged"
-equals "merge: export holds id, profile, suppressed, linked_ids, merges, events, journeys, journey_history, messages, message_log" \
+equals "merge: export holds id, profile, suppressed, linked_ids, merges, events, journeys, journey_history, messages, message_log, consent" \
     "$(sqlite3 :memory: "select group_concat(key, ' ') from json_each(cast(readfile('$X') as text))")" \
-    "id profile suppressed linked_ids merges events journeys journey_history messages message_log"
+    "id profile suppressed linked_ids merges events journeys journey_history messages message_log consent"
 run_nudge export2 --db "$DB" profile export m-2
 equals "merge: alias: the user's older instance (3) is kept, the visitor's (4) ends 'merged into instance 3'" \
     "$(jget "$W/export2.out" '$.journeys[0].id') $(jget "$W/export2.out" '$.journeys[0].pending_kind') / $(jget "$W/export2.out" '$.journeys[1].id') $(jget "$W/export2.out" '$.journeys[1].exit_reason')" \

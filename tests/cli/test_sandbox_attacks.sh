@@ -5,6 +5,7 @@
 # naming the recipe line marked "-- error here" and the cause; the run goes
 # on for u2.
 . "$(dirname "$0")/lib.sh"
+NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules here
 cd "$ROOT" || exit 1
 A=tests/attacks
 LIMIT=5 # seconds before a run counts as hung (a normal run takes well under 1 s)

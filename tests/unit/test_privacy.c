@@ -703,8 +703,9 @@ static int64_t forget_setup(privacy *p, store *s)
                         "{}", T0);
     store_run(s, "UPDATE outbox SET status = 'delivered' WHERE idempotency_key = ?1",
               "k-forget-2", NULL, 0);
-    store_message_log(s, inst, "u-forget", "welcome", "email", "sent", "delivered", NULL,
-                      T0);
+    message_log_row row = {inst, "u-forget", "welcome", "email", "sent", "delivered",
+                           NULL, NULL, T0};
+    store_message_log(s, &row);
     store_identity_link(s, "anon-forget", "u-forget", T0);
     store_commit(s);
     return inst;

@@ -327,6 +327,14 @@ static void test_prelude(lua_State *L)
                   "a2b1c3"),
           "prelude: pairs visits keys in sorted order");
     CHECK(returns(L,
+                  "local inner, s = {b = 1, a = 2, c = 3}, ''\n"
+                  "local t = setmetatable({}, {__metatable = false,\n"
+                  "  __pairs = function() return next, inner, nil end})\n"
+                  "for k, v in pairs(t) do s = s .. k .. v end return s",
+                  "a2b1c3"),
+          "prelude: a __pairs handing over next and a table is sorted (locked "
+          "metatable too)");
+    CHECK(returns(L,
                   "local t, s = {[3] = 'c', [1] = 'a', x = 'X', [2] = 'b'}, ''\n"
                   "for k, v in pairs(t) do s = s .. tostring(k) .. v end return s",
                   "1a2b3cxX"),
@@ -367,6 +375,139 @@ static void test_prelude(lua_State *L)
           "prelude: a valid journey{} passes");
 }
 
+/* A loader for lazy tables that counts its calls. */
+typedef struct loads {
+    int count;
+    const char *text; /* NULL: the load fails */
+} loads;
+
+static char *load_text(void *ctx)
+{
+    loads *l = ctx;
+    l->count++;
+    return l->text ? strdup(l->text) : NULL;
+}
+
+/* Calls the function `code` with a lazy table over l->text as argument,
+ * then closes the table.  The call's result stays on the stack. */
+static outcome call_lazy(lua_State *L, const char *code, loads *l)
+{
+    outcome o = {0};
+    sandbox_push_env(L);
+    if (sandbox_load(L, code, strlen(code), "=lazy") != LUA_OK) {
+        snprintf(o.text, sizeof o.text, "%s", lua_tostring(L, -1));
+        o.status = LUA_ERRSYNTAX;
+        return o;
+    }
+    l_push_lazy_json(L, load_text, l, "the test table");
+    int lazy = lua_gettop(L);
+    lua_pushvalue(L, lazy - 1);
+    lua_pushvalue(L, lazy);
+    o.status = sandbox_pcall(L, 1, 1);
+    const char *text = lua_tostring(L, -1);
+    snprintf(o.text, sizeof o.text, "%s", text ? text : luaL_typename(L, -1));
+    l_lazy_json_close(L, lazy);
+    lua_replace(L, lazy - 1);
+    lua_settop(L, lazy - 1);
+    return o;
+}
+
+/* The lazy result `code` gives is `want` (and no error). */
+static int lazy_returns(lua_State *L, const char *code, loads *l, const char *want)
+{
+    outcome o = call_lazy(L, code, l);
+    lua_pop(L, 1);
+    int ok = o.status == LUA_OK && strcmp(o.text, want) == 0;
+    if (!ok) printf("# status %d, got \"%s\", want \"%s\"\n", o.status, o.text, want);
+    return ok;
+}
+
+/* The function `code` returns, called after the lazy table was closed,
+ * fails with a message containing `want`. */
+static int fails_after_close(lua_State *L, const char *code, loads *l, const char *want)
+{
+    outcome o = call_lazy(L, code, l);
+    int status = o.status == LUA_OK ? sandbox_pcall(L, 0, 1) : o.status;
+    const char *msg = lua_tostring(L, -1);
+    int ok = status != LUA_OK && msg && strstr(msg, want);
+    if (!ok) printf("# status %d, message \"%s\", want \"%s\"\n", status, msg, want);
+    lua_pop(L, 1);
+    return ok;
+}
+
+/* The profile reaches trigger.where as a lazy table (host_where). */
+static void test_lazy_reads(lua_State *L)
+{
+    loads l = {0, "{\"plan\":\"pro\",\"b\":[1,2],\"a\":{\"x\":1}}"};
+    CHECK(lazy_returns(L, "local p = ... return 'untouched'", &l, "untouched") &&
+              l.count == 0,
+          "lazy: a table nobody reads is never loaded");
+    CHECK(lazy_returns(L,
+                       "local p = ... return p.plan .. p.a.x .. p.b[2] .. tostring(p.no)",
+                       &l, "pro12nil") &&
+              l.count == 1,
+          "lazy: fields read through it, loaded once");
+    CHECK(
+        lazy_returns(L,
+                     "local p, s = ..., '' for k, v in pairs(p) do\n"
+                     "s = s .. k .. '=' .. (type(v) == 'table' and #v or v) .. ';' end\n"
+                     "return s",
+                     &l, "a=0;b=2;plan=pro;"),
+        "lazy: pairs walks the content in sorted order");
+    CHECK(
+        lazy_returns(
+            L,
+            "local p = ... return tostring(next(p) == nil and rawget(p, 'plan') == nil)",
+            &l, "true"),
+        "lazy: the table itself stays empty to next and rawget");
+    CHECK(lazy_returns(L, "local p = ... p.plan = 'free' p.z = 5 return p.plan .. p.z",
+                       &l, "free5"),
+          "lazy: assignments land in the content");
+    CHECK(lazy_returns(L, "return getmetatable(...)", &l, "protected"),
+          "lazy: its metatable is locked");
+    loads list = {0, "[10,20,30]"};
+    CHECK(lazy_returns(L,
+                       "local p, s = ..., 0 for _, v in ipairs(p) do s = s + v end\n"
+                       "return #p .. ' ' .. s",
+                       &list, "3 60"),
+          "lazy: # and ipairs see an array's content");
+}
+
+/* A lazy table is usable only during the call it is passed to. */
+static void test_lazy_closed(lua_State *L)
+{
+    loads l = {0, "{\"plan\":\"pro\"}"}, broken = {0, NULL};
+    outcome o = call_lazy(L, "local p = ... return p.plan", &broken);
+    lua_pop(L, 1);
+    CHECK(o.status != LUA_OK && strstr(o.text, "the test table cannot be read"),
+          "lazy: a failed load raises, naming the table");
+    static const char *const uses[] = {"return p.plan", "return #p", "p.x = 1",
+                                       "for k in pairs(p) do end", NULL};
+    for (int i = 0; uses[i]; i++) {
+        char code[200], name[120];
+        snprintf(code, sizeof code, "local p = ... return function() %s end", uses[i]);
+        snprintf(name, sizeof name, "lazy: `%s` after the call returned raises", uses[i]);
+        CHECK(
+            fails_after_close(L, code, &l, "the test table used after the call returned"),
+            name);
+    }
+    loads other = {0, "{\"plan\":\"free\"}"};
+    call_lazy(L, "local p = ... return function() return p.plan end", &l);
+    l_push_lazy_json(L, load_text, &other, "the test table"); /* another call's */
+    lua_pushvalue(L, -2);
+    int status = sandbox_pcall(L, 0, 1);
+    CHECK(status != LUA_OK && other.count == 0,
+          "lazy: one kept from an earlier call does not read the open one");
+    l_lazy_json_close(L, -2);
+    lua_pop(L, 3);
+    o = call_lazy(L, "return ...", &l); /* the closed table itself */
+    char err[200] = "", *text = l_to_json_text(L, -1, err, sizeof err);
+    CHECK(!text && strstr(err, "used after the call returned"),
+          "lazy: a closed table cannot be stored as JSON");
+    free(text);
+    lua_pop(L, 1);
+}
+
 static void test_recursion(lua_State *L)
 {
     outcome o = run(L, "local function f(n) return 1 + f(n + 1) end return f(1)");
@@ -395,6 +536,8 @@ int main(void)
     test_memory_default_budget(L);
     test_patterns(L);
     test_recursion(L);
+    test_lazy_reads(L);
+    test_lazy_closed(L);
     CHECK(lua_gettop(L) == 0, "the stack of the state is balanced");
     sandbox_close(L);
 

@@ -484,8 +484,9 @@ static void test_outbox(store *s)
           "outbox: delivered leaves sending");
     store_outbox_free(m, count);
 
-    CHECK(store_message_log(s, 7, "u1", "cart", "email", "cart_reminder", "delivered",
-                            NULL, T0 + 200) == 0 &&
+    message_log_row row = {7,    "u1", "cart", "email", "cart_reminder", "delivered",
+                           NULL, NULL, T0 + 200};
+    CHECK(store_message_log(s, &row) == 0 &&
               query_int(
                   s, "SELECT count(*) FROM message_log WHERE outcome = 'delivered'") == 1,
           "message log: a row is written");
