@@ -66,6 +66,8 @@ deliverer *deliverer_start(const char *db_path, const char *outbox_path,
         log_error("%s", err);
         return free(d), NULL;
     }
+    /* it reads a batch's messages and a few rows per person: a small cache */
+    store_run(d->store, "PRAGMA cache_size = -8000", NULL, NULL, 0);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     if (pthread_create(&d->thread, NULL, deliverer_main, d)) {

@@ -15,12 +15,19 @@
 #define ZONEINFO_DIR "/usr/share/zoneinfo/"
 #define DAY_SECONDS 86400
 
-/* Guards TZ, tzset() and localtime_r: held from zone_enter to zone_leave. */
+/* Guards TZ, tzset() and localtime_r: held from zone_enter to zone_leave.
+ * TZ stays set to the last zone used (nothing else in nudge reads local
+ * time), so that a run of calls in one zone loads its file once. */
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Zone names already found valid, so a name's file is checked once. */
+#define KNOWN_ZONES 128
+static char known_zones[KNOWN_ZONES][TZ_NAME_MAX + 1];
+static int known_count;
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+
 typedef struct zone_guard {
-    char *saved_tz; /* the caller's TZ (copy), or NULL when it was unset */
-    int had_tz;
+    int unused;
 } zone_guard;
 
 /* ---- names ------------------------------------------------------------ */
@@ -59,12 +66,33 @@ static int is_tzif_file(const char *path)
     return ok;
 }
 
+static int known(const char *zone)
+{
+    pthread_mutex_lock(&known_lock);
+    int found = 0;
+    for (int i = 0; i < known_count && !found; i++)
+        found = !strcmp(known_zones[i], zone);
+    pthread_mutex_unlock(&known_lock);
+    return found;
+}
+
+static void remember(const char *zone)
+{
+    pthread_mutex_lock(&known_lock);
+    if (known_count < KNOWN_ZONES)
+        snprintf(known_zones[known_count++], TZ_NAME_MAX + 1, "%s", zone);
+    pthread_mutex_unlock(&known_lock);
+}
+
 int tz_valid(const char *zone)
 {
     char path[sizeof ZONEINFO_DIR + TZ_NAME_MAX];
     if (!zone || !zone_name_ok(zone)) return 0;
+    if (known(zone)) return 1;
     snprintf(path, sizeof path, "%s%s", ZONEINFO_DIR, zone);
-    return is_tzif_file(path);
+    if (!is_tzif_file(path)) return 0;
+    remember(zone);
+    return 1;
 }
 
 /* ---- entering and leaving a zone ---------------------------------------- */
@@ -75,32 +103,26 @@ int tz_valid(const char *zone)
 static int zone_enter(const char *zone, zone_guard *guard)
 {
     char value[sizeof ZONEINFO_DIR + TZ_NAME_MAX + 1];
+    (void)guard;
     if (!tz_valid(zone)) return -1;
     snprintf(value, sizeof value, ":%s%s", ZONEINFO_DIR, zone);
     pthread_mutex_lock(&tz_lock);
-    const char *old = getenv("TZ");
-    guard->had_tz = old != NULL;
-    guard->saved_tz = old ? strdup(old) : NULL;
-    if ((old && !guard->saved_tz) || setenv("TZ", value, 1) != 0) {
-        free(guard->saved_tz);
-        pthread_mutex_unlock(&tz_lock);
-        return -1;
+    const char *now = getenv("TZ"); /* someone else may have changed it */
+    if (!now || strcmp(now, value)) {
+        if (setenv("TZ", value, 1) != 0) {
+            pthread_mutex_unlock(&tz_lock);
+            return -1;
+        }
+        tzset();
     }
-    tzset();
     return 0;
 }
 
-/* Restores the caller's TZ (or its absence) and releases the lock. */
+/* Releases the lock; TZ stays (see tz_lock). */
 static void zone_leave(zone_guard *guard)
 {
-    if (guard->had_tz)
-        setenv("TZ", guard->saved_tz, 1);
-    else
-        unsetenv("TZ");
-    tzset();
+    (void)guard;
     pthread_mutex_unlock(&tz_lock);
-    free(guard->saved_tz);
-    guard->saved_tz = NULL;
 }
 
 /* ---- calendar arithmetic (proleptic Gregorian, H. Hinnant's algorithms) -- */

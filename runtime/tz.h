@@ -1,6 +1,9 @@
 /* Time zones: local calendar time, wall clock → UTC, "next 10:00" and quiet
  * hours in an IANA zone ("America/New_York"), read from the system tz
- * database (/usr/share/zoneinfo, Debian package tzdata).  Thread-safe. */
+ * database (/usr/share/zoneinfo, Debian package tzdata) through the C
+ * library.  Thread-safe.  The calls leave the process's TZ set to the last
+ * zone used (so a run of calls in one zone loads its file once): nothing
+ * else in nudge reads local time. */
 #ifndef NUDGE_TZ_H
 #define NUDGE_TZ_H
 #include <stdint.h>
