@@ -111,7 +111,9 @@ static int decide(activation *a, const char *channel, guard_outcome *g)
         return 0;
     }
     act_timezone(a, zone);
-    guard_message m = {in->profile_id, in->journey, channel, a->purpose, zone, a->now_ms};
+    guard_message m = {
+        in->profile_id, in->journey, channel,         a->purpose,
+        zone,           a->now_ms,   a->journey_caps, a->journey_cap_count};
     guard_config none = {.consent_default = "opt_out"};
     return guardrails_at_queue(a->store, a->guard ? a->guard : &none, &m, g);
 }

@@ -6,6 +6,7 @@
  * the Lua side is lua/l_journey.c. */
 #ifndef NUDGE_ACTIVATION_H
 #define NUDGE_ACTIVATION_H
+#include "guard.h"
 #include "store.h"
 #include "tz.h"
 
@@ -35,6 +36,8 @@ typedef struct activation {
     const char *purpose;         /* the journey's: "marketing" unless "transactional" */
     struct privacy *privacy;     /* for PII the config exposes; may be NULL */
     const struct guard_config *guard; /* caps, quiet hours, consent regime */
+    const guard_cap *journey_caps;    /* the recipe's own caps */
+    int journey_cap_count;
     enum act_outcome outcome;
     char error[600];
     char send_result[160]; /* act_send's result when it is not a fixed text */

@@ -20,6 +20,7 @@ typedef struct cli {
     const char *config_path, *db_path, *outbox_path, *events_path, *clock, *now;
     const char *target;
     const char *purpose, *source, *proof; /* nudge consent set */
+    const char *reason;                   /* nudge suppress add */
     int dry_run, strict, quiet, verbose, rotate;
     config cfg;
 } cli;
@@ -31,6 +32,7 @@ int cmd_hash(cli *c);
 int cmd_keygen(cli *c);
 int cmd_profile(cli *c);
 int cmd_explain(cli *c);
+int cmd_suppress(cli *c);
 int cmd_consent(cli *c);
 
 /* Shared by the commands: loads the recipes named on the command line (or

@@ -84,8 +84,11 @@ static int screen(store *s, const deliver_options *o, outbox_message *msgs, int 
     int stopped = 0;
     for (int i = 0; i < count && o->guard; i++) {
         outbox_message *m = &msgs[i];
-        guard_message gm = {m->profile_id, m->journey, m->channel,
-                            m->purpose,    NULL,       o->now_ms};
+        guard_message gm = {.profile_id = m->profile_id,
+                            .journey = m->journey,
+                            .channel = m->channel,
+                            .purpose = m->purpose,
+                            .now_ms = o->now_ms};
         guard_outcome out;
         if (guardrails_at_delivery(s, o->guard, &gm, &out)) return -1;
         if (!strcmp(out.status, "queued")) continue;

@@ -126,6 +126,8 @@ static int activate(engine *e, recipe *r, instance *in, enum wake_kind wake,
                     .purpose = r->purpose,
                     .privacy = e->options.privacy,
                     .guard = e->options.guard,
+                    .journey_caps = r->caps,
+                    .journey_cap_count = r->cap_count,
                     .counters = &e->stats->sends};
     if (act_begin(&a)) return -1;
     host_activate(e->host, r, &a);

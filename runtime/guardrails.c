@@ -56,6 +56,23 @@ static int64_t count_sent(void *ctx, const char *channel, const char *journey,
     return store_message_count(c->s, c->profile_id, channel, journey, after_ms);
 }
 
+/* The config's caps over all the person's messages, then the journey's
+ * own over that journey's.  1 capped (*out set), 0 not, -1. */
+static int capped(store *s, const guard_config *g, const guard_message *m,
+                  guard_outcome *out)
+{
+    count_ctx ctx = {s, m->profile_id};
+    guard_counter all = {count_sent, &ctx, m->now_ms, NULL};
+    guard_counter own = {count_sent, &ctx, m->now_ms, m->journey};
+    guard_verdict v;
+    int rc =
+        g->cap_count ? guard_cap_check(g->caps, g->cap_count, m->channel, &all, &v) : 0;
+    if (!rc && m->journey_cap_count)
+        rc = guard_cap_check(m->journey_caps, m->journey_cap_count, m->channel, &own, &v);
+    if (rc == 1) set(out, "capped", "capped", v.reason);
+    return rc;
+}
+
 /* Quiet hours, for every purpose (the spec exempts transactional messages
  * from consent and caps only).  1 deferred (*out set), 0 not, -1. */
 static int quiet(const guard_config *g, const guard_message *m, guard_outcome *out)
@@ -80,14 +97,7 @@ int guardrails_at_queue(store *s, const guard_config *g, const guard_message *m,
     memset(out, 0, sizeof *out);
     int rc = blocked(s, g, m, out);
     if (rc) return rc < 0 ? -1 : 0;
-    if (!transactional(m) && g->cap_count) {
-        count_ctx ctx = {s, m->profile_id};
-        guard_counter counter = {count_sent, &ctx, m->now_ms, NULL};
-        guard_verdict v;
-        rc = guard_cap_check(g->caps, g->cap_count, m->channel, &counter, &v);
-        if (rc < 0) return -1;
-        if (rc) return set(out, "capped", "capped", v.reason), 0;
-    }
+    if (!transactional(m) && (rc = capped(s, g, m, out))) return rc < 0 ? -1 : 0;
     if ((rc = quiet(g, m, out))) return rc < 0 ? -1 : 0;
     set(out, "queued", NULL, NULL);
     return 0;

@@ -28,6 +28,8 @@ typedef struct guard_message {
     const char *profile_id, *journey, *channel, *purpose; /* purpose: NULL = marketing */
     const char *zone; /* the person's IANA time zone */
     int64_t now_ms;
+    const guard_cap *journey_caps; /* the journey's own caps (journey{ caps = }) */
+    int journey_cap_count;
 } guard_message;
 
 /* At queue time: suppression (a "forgotten" entry stops marketing only),

@@ -3,6 +3,8 @@
  * coroutines that replay the instance's history from the top. */
 #include "host.h"
 
+#include "config.h"
+
 #include "l_journey.h"
 #include "l_modules.h"
 #include "log.h"
@@ -191,6 +193,10 @@ static recipe *compile(host *h, const char *path, const char *text, size_t len,
     if (sandbox_pcall(L, 1, 1) != LUA_OK)
         goto fail; /* journey{} again checks the result */
     read_journey(L, r);
+    if (raw_field(L, -1, "caps") == LUA_TTABLE &&
+        config_read_caps(L, lua_gettop(L), path, "caps", r->caps, &r->cap_count, err,
+                         err_len))
+        return recipe_free(r), NULL;
     lua_settop(L, 0);
     memcpy(r->hash, hash, sizeof r->hash);
     r->path = strdup(path);

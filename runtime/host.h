@@ -9,6 +9,8 @@
 #include "sandbox.h"
 #include "store.h"
 
+#include "guard.h"
+
 #define RECIPE_HASH_LEN 64
 
 typedef struct recipe {
@@ -24,6 +26,8 @@ typedef struct recipe {
     int reentry;            /* 0 never, 1 any time no instance is live */
     int64_t reentry_ms;     /* with reentry: minimum gap between entries */
     double holdout;
+    guard_cap caps[GUARD_RULES_MAX]; /* the journey's own frequency caps */
+    int cap_count;
     struct lua_State *L;    /* private to host.c */
     int run_ref, where_ref; /* private to host.c */
 } recipe;

@@ -21,6 +21,7 @@ static const char usage[] =
     "matching\n"
     "  nudge profile import FILE | show ID | export ID | forget ID   (ID: id, email or "
     "phone)\n"
+    "  nudge suppress add|remove|show EMAIL|PHONE [--reason R]   the suppression list\n"
     "  nudge explain PROFILE [JOURNEY]            why a person did or did not get each "
     "message\n"
     "  nudge consent set ID CHANNEL granted|revoked [--purpose P] [--source S] [--proof "
@@ -47,6 +48,7 @@ static const char **option_slot(cli *c, const char *name)
     if (!strcmp(name, "--purpose")) return &c->purpose;
     if (!strcmp(name, "--source")) return &c->source;
     if (!strcmp(name, "--proof")) return &c->proof;
+    if (!strcmp(name, "--reason")) return &c->reason;
     return NULL;
 }
 
@@ -106,6 +108,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "keygen")) return cmd_keygen(c);
     if (!strcmp(c->command, "profile")) return cmd_profile(c);
     if (!strcmp(c->command, "explain")) return cmd_explain(c);
+    if (!strcmp(c->command, "suppress")) return cmd_suppress(c);
     if (!strcmp(c->command, "consent")) return cmd_consent(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;

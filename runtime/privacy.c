@@ -75,9 +75,8 @@ static int load_blind_key(privacy *p, store *s, const char *key_file, char *err,
         return -1;
     }
     vault_random_key(p->blind_key);
-    if (vault_seal(p->vault, BLIND_SECRET, p->blind_key, sealed) ||
-        store_begin(s) || store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed) ||
-        store_commit(s))
+    if (vault_seal(p->vault, BLIND_SECRET, p->blind_key, sealed) || store_begin(s) ||
+        store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed) || store_commit(s))
         return store_rollback(s), snprintf(err, err_len, "cannot save the keys"), -1;
     return 0;
 }
@@ -173,10 +172,11 @@ static int replace_scalar(cJSON *obj, cJSON *item, const char *field)
 
 static int mask_under(cJSON *obj, cJSON *item, const char *field)
 {
-    if (cJSON_IsString(item) || cJSON_IsNumber(item)) return replace_scalar(obj, item, field);
+    if (cJSON_IsString(item) || cJSON_IsNumber(item))
+        return replace_scalar(obj, item, field);
     int masked = 0;
-    for (cJSON *c = item->child, *next; c && (cJSON_IsArray(item) || cJSON_IsObject(item));
-         c = next) {
+    for (cJSON *c = item->child, *next;
+         c && (cJSON_IsArray(item) || cJSON_IsObject(item)); c = next) {
         next = c->next;
         masked += mask_under(item, c, field);
     }
@@ -206,18 +206,25 @@ int privacy_scrub_object(char *const *fields, int count, cJSON *obj)
 int privacy_scrub_event(char *const *fields, int count, cJSON *event)
 {
     cJSON *context = cJSON_GetObjectItemCaseSensitive(event, "context");
-    return privacy_scrub_object(fields, count, cJSON_GetObjectItemCaseSensitive(event, "traits")) +
+    return privacy_scrub_object(fields, count,
+                                cJSON_GetObjectItemCaseSensitive(event, "traits")) +
            privacy_scrub_object(fields, count,
-                        cJSON_GetObjectItemCaseSensitive(event, "properties")) +
-           privacy_scrub_object(fields, count, cJSON_GetObjectItemCaseSensitive(context, "traits"));
+                                cJSON_GetObjectItemCaseSensitive(event, "properties")) +
+           privacy_scrub_object(fields, count,
+                                cJSON_GetObjectItemCaseSensitive(context, "traits"));
 }
 
+int privacy_blind(const privacy *p, const char *kind, const char *value,
+                  unsigned char digest[32], char *err, size_t err_len)
+{
+    return vault_blind(p->blind_key, kind, value, digest, err, err_len);
+}
 
-int privacy_blind_hex(const privacy *p, const char *kind, const char *value,
-                      char hex[65], char *err, size_t err_len)
+int privacy_blind_hex(const privacy *p, const char *kind, const char *value, char hex[65],
+                      char *err, size_t err_len)
 {
     unsigned char digest[32];
-    if (vault_blind(p->blind_key, kind, value, digest, err, err_len)) return -1;
+    if (privacy_blind(p, kind, value, digest, err, err_len)) return -1;
     sodium_bin2hex(hex, 65, digest, sizeof digest);
     return 0;
 }
@@ -246,7 +253,8 @@ static long reseal_profiles(privacy *p, store *s, const vault *next)
     unsigned char sealed[VAULT_SEALED_LEN];
     long done = 0;
     int found;
-    while ((found = store_profile_sealed_next(s, id, sizeof id, sealed, sizeof sealed)) == 1) {
+    while ((found = store_profile_sealed_next(s, id, sizeof id, sealed, sizeof sealed)) ==
+           1) {
         snprintf(label, sizeof label, "profile:%s", id);
         if (reseal_one(p->vault, next, label, sealed) ||
             store_profile_sealed_set(s, id, sealed, sizeof sealed))
@@ -266,8 +274,10 @@ int privacy_reseal(privacy *p, store *s, const char *new_key_file, char *err,
     int rc = count < 0 || store_secret_get(s, BLIND_SECRET, sealed, sizeof sealed) != 1 ||
              reseal_one(p->vault, next, BLIND_SECRET, sealed) ||
              store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed);
-    if (rc) snprintf(err, err_len, "cannot re-seal the keys under %s", new_key_file);
-    else log_info("re-sealed %ld profile keys and the blind-index key", count);
+    if (rc)
+        snprintf(err, err_len, "cannot re-seal the keys under %s", new_key_file);
+    else
+        log_info("re-sealed %ld profile keys and the blind-index key", count);
     vault_free(next);
     return rc ? -1 : 0;
 }

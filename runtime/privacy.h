@@ -64,6 +64,11 @@ int privacy_reveal_all(privacy *p, store *s, const char *profile_id, cJSON *obj)
  * store_profile_json); returns the new text (malloc'd) or TEXT itself. */
 char *privacy_expose(privacy *p, store *s, const char *profile_id, char *text);
 
+/* VALUE's blind index (kind "email" or "phone").  0, or -1 with a message
+ * that never repeats the value. */
+int privacy_blind(const privacy *p, const char *kind, const char *value,
+                  unsigned char digest[32], char *err, size_t err_len);
+
 /* The hex of VALUE's blind index (kind "email" or "phone").  0, or -1
  * with a message that never repeats the value. */
 int privacy_blind_hex(const privacy *p, const char *kind, const char *value,

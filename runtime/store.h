@@ -127,6 +127,13 @@ int store_profile_sealed_set(store *s, const char *profile_id, const unsigned ch
 char *store_profile_find(store *s, const char *kind, const unsigned char digest[32]);
 /* Why one of the profile's addresses is suppressed (malloc'd), or NULL. */
 char *store_suppression_reason(store *s, const char *profile_id);
+/* The suppression list by blind index: the entry's reason (malloc'd) or
+ * NULL; add or update an entry (a "forgotten" one is never changed);
+ * remove one (never a "forgotten" one). */
+char *store_suppression_of(store *s, const char *kind, const unsigned char digest[32]);
+int store_suppress(store *s, const char *kind, const unsigned char digest[32],
+                   const char *reason, int64_t now_ms);
+int store_unsuppress(store *s, const char *kind, const unsigned char digest[32]);
 
 /* Anonymous ids linked to profiles (alias, identify with both ids). */
 char *store_identity_resolve(store *s, const char *anonymous_id);

@@ -78,9 +78,10 @@ static void put_member(text_buf *b, const char *name_literal, size_t len, int64_
 static int event_stats(store *s, const char *id, int64_t now_ms, text_buf *b,
                        int64_t *orders)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_EVENT_STATS,
-                                  "SELECT json_quote(name), count(*), min(ts_ms), max(ts_ms)"
-                                  " FROM events WHERE profile_id = ? GROUP BY name");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_PROFILE_EVENT_STATS,
+                   "SELECT json_quote(name), count(*), min(ts_ms), max(ts_ms)"
+                   " FROM events WHERE profile_id = ? GROUP BY name");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int64_t first = INT64_MAX, last = INT64_MIN, last_order = 0;
@@ -106,7 +107,8 @@ static int event_stats(store *s, const char *id, int64_t now_ms, text_buf *b,
         PUT_MEMBER(b, ",\"first_seen\":", first / 1000);
         PUT_MEMBER(b, ",\"last_seen\":", last / 1000);
     }
-    if (*orders) PUT_MEMBER(b, ",\"days_since_last_order\":", (now_ms - last_order) / DAY_MS);
+    if (*orders)
+        PUT_MEMBER(b, ",\"days_since_last_order\":", (now_ms - last_order) / DAY_MS);
     return 0;
 }
 
@@ -127,9 +129,10 @@ static double revenue_total(store *s, const char *id)
  * "id", as JSON text missing its closing brace (malloc'd). */
 static char *open_traits(store *s, const char *id)
 {
-    static const char *computed[] = {"id",          "first_seen",    "last_seen",
-                                     "order_count", "revenue_total", "days_since_last_order",
-                                     "events"};
+    static const char *computed[] = {
+        "id",          "first_seen",    "last_seen",
+        "order_count", "revenue_total", "days_since_last_order",
+        "events"};
     sqlite3_stmt *st =
         store_stmt(s, STMT_PROFILE_GET, "SELECT traits FROM profiles WHERE id = ?");
     if (!st) return NULL;
@@ -163,7 +166,8 @@ char *store_profile_json(store *s, const char *profile_id, int64_t now_ms)
     double revenue = orders ? revenue_total(s, profile_id) : 0;
     char number[40];
     snprintf(number, sizeof number, "%.15g", revenue);
-    if (strtod(number, NULL) != revenue) snprintf(number, sizeof number, "%.17g", revenue);
+    if (strtod(number, NULL) != revenue)
+        snprintf(number, sizeof number, "%.17g", revenue);
     PUT(&b, ",\"revenue_total\":");
     put_text(&b, number, strlen(number));
     PUT(&b, "}");
@@ -172,9 +176,10 @@ char *store_profile_json(store *s, const char *profile_id, int64_t now_ms)
 
 int store_profile_exists(store *s, const char *profile_id)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_EXISTS,
-                                  "SELECT EXISTS (SELECT 1 FROM profiles WHERE id = ?1)"
-                                  " OR EXISTS (SELECT 1 FROM events WHERE profile_id = ?1)");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_PROFILE_EXISTS,
+                   "SELECT EXISTS (SELECT 1 FROM profiles WHERE id = ?1)"
+                   " OR EXISTS (SELECT 1 FROM events WHERE profile_id = ?1)");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
@@ -210,8 +215,9 @@ int store_secret_get(store *s, const char *name, unsigned char *sealed, size_t l
 
 int store_secret_put(store *s, const char *name, const unsigned char *sealed, size_t len)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_SECRET_PUT,
-                                  "INSERT OR REPLACE INTO secrets (name, sealed) VALUES (?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_SECRET_PUT,
+                   "INSERT OR REPLACE INTO secrets (name, sealed) VALUES (?, ?)");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
@@ -233,7 +239,8 @@ int store_profile_secret_get(store *s, const char *profile_id, unsigned char *se
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
         if (found == 1 && n && (*pii = malloc(n)))
             memcpy(*pii, sqlite3_column_blob(st, 1), n), *pii_len = n;
-        if (found < 0) log_error("store: profile %s: a sealed key of the wrong length", profile_id);
+        if (found < 0)
+            log_error("store: profile %s: a sealed key of the wrong length", profile_id);
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         found = store_fail(s, "read profile key");
     }
@@ -268,8 +275,8 @@ int store_profile_secret_put(store *s, const char *profile_id, const char *trait
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save profile");
 }
 
-int store_profile_sealed_next(store *s, char *after, size_t after_len, unsigned char *sealed,
-                              size_t sealed_len)
+int store_profile_sealed_next(store *s, char *after, size_t after_len,
+                              unsigned char *sealed, size_t sealed_len)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SEALED_NEXT,
                                   "SELECT id, sealed_key FROM profiles WHERE id > ?"
@@ -288,8 +295,8 @@ int store_profile_sealed_next(store *s, char *after, size_t after_len, unsigned 
     return found;
 }
 
-int store_profile_sealed_set(store *s, const char *profile_id, const unsigned char *sealed,
-                             size_t len)
+int store_profile_sealed_set(store *s, const char *profile_id,
+                             const unsigned char *sealed, size_t len)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_PROFILE_SEALED_SET,
                                   "UPDATE profiles SET sealed_key = ? WHERE id = ?");
@@ -327,10 +334,49 @@ char *store_suppression_reason(store *s, const char *profile_id)
     return store_text_row(st);
 }
 
+char *store_suppression_of(store *s, const char *kind, const unsigned char digest[32])
+{
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_SUPPRESSION_OF,
+                   "SELECT reason FROM suppressions WHERE kind = ? AND digest = ?");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+    return store_text_row(st);
+}
+
+int store_suppress(store *s, const char *kind, const unsigned char digest[32],
+                   const char *reason, int64_t now_ms)
+{
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_SUPPRESS,
+                   "INSERT INTO suppressions (kind, digest, reason, at_ms)"
+                   " VALUES (?, ?, ?, ?) ON CONFLICT (kind, digest) DO UPDATE"
+                   " SET reason = excluded.reason, at_ms = excluded.at_ms"
+                   " WHERE reason <> 'forgotten'");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "suppress");
+}
+
+int store_unsuppress(store *s, const char *kind, const unsigned char digest[32])
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_UNSUPPRESS,
+                                  "DELETE FROM suppressions WHERE kind = ? AND digest = ?"
+                                  " AND reason <> 'forgotten'");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "unsuppress");
+}
+
 char *store_identity_resolve(store *s, const char *anonymous_id)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_IDENTITY_GET,
-                                  "SELECT profile_id FROM identities WHERE anonymous_id = ?");
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_IDENTITY_GET, "SELECT profile_id FROM identities WHERE anonymous_id = ?");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, anonymous_id, -1, SQLITE_STATIC);
     return store_text_row(st);

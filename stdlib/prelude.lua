@@ -33,7 +33,7 @@ end
 
 local fields = {
   name = true, trigger = true, exit_on = true, goal = true, reentry = true,
-  holdout = true, run = true, purpose = true, description = true,
+  holdout = true, run = true, purpose = true, description = true, caps = true,
 }
 
 local function fail(fmt, ...)
@@ -109,10 +109,15 @@ local function validate(spec)
   if description ~= nil and type(description) ~= "string" then
     fail("'description' must be a string")
   end
+  -- caps = { email = {1, "3d"} }: this journey's own frequency caps, checked
+  -- in C like the config's (docs/guardrails.md)
+  if spec.caps ~= nil and type(spec.caps) ~= "table" then
+    fail("'caps' must be a table like { email = {1, \"3d\"} }")
+  end
   return {
     name = name, trigger = trigger, run = run, holdout = holdout, purpose = purpose,
     exit_on = event_list(spec.exit_on, "exit_on"), goal = check_goal(spec.goal),
-    reentry = check_reentry(spec.reentry), description = description,
+    reentry = check_reentry(spec.reentry), description = description, caps = spec.caps,
   }
 end
 

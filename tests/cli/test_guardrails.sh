@@ -525,3 +525,67 @@ contains "forget: explain shows the suppressed send with its reason" "$W/explain
 contains "forget: explain says the person is on the suppression list" "$W/explain_f2.out" \
     "suppressed: forgotten"
 end_scenario
+
+# ==== per-journey caps: journey{ caps = ... } counts that journey only =====
+
+scenario journey_caps
+printf 'return { consent_default = "opt_out" }\n' >"$CONF"
+{
+    ev jc 2026-05-04T10:00:00Z Nudge '{"template":"jc_first"}'
+    send jc 2026-05-04T10:30:00Z email jc_other_journey
+    ev jc 2026-05-05T10:00:00Z Nudge '{"template":"jc_second"}'
+    ev jc 2026-05-07T10:00:00Z Nudge '{"template":"jc_third"}'
+} >"$W/run1.ndjson"
+run_events run1 "$R/guard_journey_cap.lua" "$SEND"
+equals "journey caps: the journey's first email goes" "$(logged jc jc_first)" "queued - -"
+equals "journey caps: another journey's email is not counted against it" \
+    "$(logged jc jc_other_journey)" "queued - -"
+equals "journey caps: its second email within 3 days is capped, naming the journey's cap" \
+    "$(logged jc jc_second)" "capped capped guard_journey_cap: email 1/3d"
+equals "journey caps: 3 days after its first email, one goes again" "$(logged jc jc_third)" "queued - -"
+printf 'return journey { name = "bad_caps", trigger = { event = "X" },\n  caps = { email = { "one", "3d" } },\n  run = function(j) end }\n' >"$W/bad_caps.lua"
+run_nudge bad_caps --config "$CONF" --db "$DB" check "$W/bad_caps.lua"
+if [ "$rc" -eq 2 ] && grep -qF "bad_caps.lua: key 'caps.email'" "$W/bad_caps.err"; then
+    ok "journey caps: a bad cap in a recipe is a recipe error naming the file and key (exit 2)"
+else
+    not_ok "journey caps: a bad cap in a recipe is a recipe error naming the file and key (exit 2)" \
+        "rc=$rc $(cat "$W/bad_caps.err")"
+fi
+end_scenario
+
+# ==== manual suppression entries: nudge suppress ==========================
+
+scenario manual
+printf 'return { consent_default = "opt_out" }\n' >"$CONF"
+printf '%s\n' '{"type":"identify","userId":"ms","messageId":"ms-id","timestamp":"2026-05-04T09:00:00Z","traits":{"email":"Manual.Stop@Example.test","phone":"+1 555 010 9999"}}' >"$W/id.ndjson"
+run_nudge ms_id --config "$CONF" --db "$DB" --outbox "$OUT" run --events "$W/id.ndjson" --clock event
+run_nudge add --config "$CONF" --db "$DB" suppress add " manual.stop@example.test " --reason complaint
+equals "suppress: add by email (any case, padded) exits 0" "$rc $(cat "$W/add.out")" "0 suppressed (complaint)"
+run_nudge show --config "$CONF" --db "$DB" suppress show manual.stop@example.test
+equals "suppress: show gives the reason" "$(cat "$W/show.out")" "complaint"
+send ms 2026-05-04T10:00:00Z email ms_after_add >"$W/run1.ndjson"
+run_events run1 "$SEND"
+equals "suppress: a marketing send to a manually suppressed person is suppressed with the reason" \
+    "$(logged ms ms_after_add)" "suppressed complaint -"
+receipt ms 2026-05-04T10:05:00Z email ms_receipt >"$W/run2.ndjson"
+run_events run2 "$RECEIPT"
+equals "suppress: a manual entry stops transactional mail too" "$(logged ms ms_receipt)" \
+    "suppressed complaint -"
+run_nudge rm --config "$CONF" --db "$DB" suppress remove MANUAL.STOP@example.test
+equals "suppress: remove exits 0" "$rc $(cat "$W/rm.out")" "0 removed"
+send ms 2026-05-04T11:00:00Z email ms_after_remove >"$W/run3.ndjson"
+run_events run3 "$SEND"
+equals "suppress: after remove, marketing goes again" "$(logged ms ms_after_remove)" "queued - -"
+run_nudge addphone --config "$CONF" --db "$DB" suppress add "+15550109999"
+send ms 2026-05-04T12:00:00Z sms ms_sms >"$W/run4.ndjson"
+run_events run4 "$SEND"
+equals "suppress: by phone in another format (reason manual)" "$(logged ms ms_sms)" \
+    "suppressed manual -"
+run_nudge bad --config "$CONF" --db "$DB" suppress add "not a phone"
+equals "suppress: a value that is neither email nor phone is a usage error (exit 2)" "$rc" 2
+if strings "$DB" "$DB-wal" 2>/dev/null | grep -qiF "manual.stop"; then
+    not_ok "suppress: the database holds no plaintext of the suppressed address" "found"
+else
+    ok "suppress: the database holds no plaintext of the suppressed address"
+fi
+end_scenario
