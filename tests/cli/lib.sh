@@ -36,3 +36,29 @@ contains() {
 equals() {
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi
 }
+
+# summary FILE KEY: a number from the summary line in FILE, by section and
+# label: events_accepted, journeys_started, messages_suppressed, ...
+summary() {
+    awk -v want="$2" '/^events [0-9]/ {
+        n = split($0, parts, ";")
+        for (p = 1; p <= n; p++) {
+            m = split(parts[p], w, /[ ,]+/); section = ""
+            for (i = 1; i <= m; i++) {
+                if (w[i] == "") continue
+                if (section == "") { section = w[i]; continue }
+                if (w[i] ~ /^[0-9]+$/) value = w[i]
+                else if (section "_" w[i] == want) { print value; exit }
+            }
+        }
+    }' "$1"
+}
+
+# run_nudge NAME ARGS...: runs $NUDGE with stdout in DIR/NAME.out, stderr in
+# DIR/NAME.err and the exit code in $rc; DIR is $W (a scenario's folder)
+# when set, else $TMP.
+run_nudge() {
+    out_name=$1; shift
+    "$NUDGE" "$@" >"${W:-$TMP}/$out_name.out" 2>"${W:-$TMP}/$out_name.err"
+    rc=$?
+}

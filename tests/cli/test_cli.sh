@@ -8,30 +8,7 @@ NUDGE=$NUDGE_OPEN # journeys send as written: no consent or quiet-hour rules her
 RECIPE="$ROOT/recipes/cart_abandonment.lua"
 DATA="$ROOT/tests/data"
 
-# summary FILE KEY: a number from the summary line in FILE, by section and
-# label: events_accepted, journeys_started, journeys_failed, messages_delivered...
-summary() {
-    awk -v want="$2" '/^events [0-9]/ {
-        n = split($0, parts, ";")
-        for (p = 1; p <= n; p++) {
-            m = split(parts[p], w, /[ ,]+/); section = ""
-            for (i = 1; i <= m; i++) {
-                if (w[i] == "") continue
-                if (section == "") { section = w[i]; continue }
-                if (w[i] ~ /^[0-9]+$/) value = w[i]
-                else if (section "_" w[i] == want) { print value; exit }
-            }
-        }
-    }' "$1"
-}
 
-# run_nudge NAME ARGS...: runs nudge with stdout in $TMP/NAME.out, stderr in
-# $TMP/NAME.err and the exit code in $rc.
-run_nudge() {
-    out_name=$1; shift
-    "$NUDGE" "$@" >"$TMP/$out_name.out" 2>"$TMP/$out_name.err"
-    rc=$?
-}
 
 # grep_count PATTERN FILE: lines of FILE matching PATTERN (fixed string).
 grep_count() { grep -cF -- "$1" "$2" 2>/dev/null || true; }

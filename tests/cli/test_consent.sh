@@ -8,13 +8,6 @@
 
 RECIPE="$ROOT/tests/recipes/consent_check.lua"
 
-# run_nudge NAME ARGS...: stdout in $W/NAME.out, stderr in $W/NAME.err,
-# exit code in $rc.
-run_nudge() {
-    out_name=$1; shift
-    "$NUDGE" "$@" >"$W/$out_name.out" 2>"$W/$out_name.err"
-    rc=$?
-}
 
 # run_events NAME: runs the recipe over $W/NAME.ndjson on the event clock.
 run_events() {

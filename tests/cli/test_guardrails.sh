@@ -12,35 +12,12 @@ R="$ROOT/tests/recipes"
 SEND="$R/guard_send.lua"       # marketing: "Send" {channel, template}
 RECEIPT="$R/guard_receipt.lua" # transactional: "Receipt" {channel, template}
 
-# summary FILE KEY: a number from the summary line in FILE
-# (messages_delivered, messages_suppressed, messages_deferred, ...).
-summary() {
-    awk -v want="$2" '/^events [0-9]/ {
-        n = split($0, parts, ";")
-        for (p = 1; p <= n; p++) {
-            m = split(parts[p], w, /[ ,]+/); section = ""
-            for (i = 1; i <= m; i++) {
-                if (w[i] == "") continue
-                if (section == "") { section = w[i]; continue }
-                if (w[i] ~ /^[0-9]+$/) value = w[i]
-                else if (section "_" w[i] == want) { print value; exit }
-            }
-        }
-    }' "$1"
-}
 
 # messages FILE: "delivered/suppressed/deferred" from the summary line in FILE.
 messages() {
     echo "$(summary "$1" messages_delivered)/$(summary "$1" messages_suppressed)/$(summary "$1" messages_deferred)"
 }
 
-# run_nudge NAME ARGS...: stdout in $W/NAME.out, stderr in $W/NAME.err,
-# exit code in $rc.
-run_nudge() {
-    out_name=$1; shift
-    "$NUDGE" "$@" >"$W/$out_name.out" 2>"$W/$out_name.err"
-    rc=$?
-}
 
 # run_events NAME RECIPE...: runs the recipes over $W/NAME.ndjson on the
 # event clock with the scenario's $CONF, $DB and $OUT.

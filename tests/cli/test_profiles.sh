@@ -14,30 +14,7 @@ SEND="$R/profile_send.lua"
 RECEIPT="$R/profile_transactional.lua"
 WAIT="$R/profile_wait.lua"
 
-# summary FILE KEY: a number from the summary line in FILE (events_accepted,
-# journeys_started, messages_suppressed, ...).
-summary() {
-    awk -v want="$2" '/^events [0-9]/ {
-        n = split($0, parts, ";")
-        for (p = 1; p <= n; p++) {
-            m = split(parts[p], w, /[ ,]+/); section = ""
-            for (i = 1; i <= m; i++) {
-                if (w[i] == "") continue
-                if (section == "") { section = w[i]; continue }
-                if (w[i] ~ /^[0-9]+$/) value = w[i]
-                else if (section "_" w[i] == want) { print value; exit }
-            }
-        }
-    }' "$1"
-}
 
-# run_nudge NAME ARGS...: stdout in $W/NAME.out, stderr in $W/NAME.err,
-# exit code in $rc.  W is the scenario's folder.
-run_nudge() {
-    out_name=$1; shift
-    "$NUDGE" "$@" >"$W/$out_name.out" 2>"$W/$out_name.err"
-    rc=$?
-}
 
 # jget FILE PATH: the value at PATH (SQLite JSON path) of the JSON in FILE;
 # objects and arrays print as JSON, null and missing as nothing.
