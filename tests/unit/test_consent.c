@@ -6,6 +6,7 @@
 #include "consent.h"
 
 #include "unit.h"
+#include "unit_store.h"
 
 #include <cJSON.h>
 #include <stdlib.h>
@@ -17,16 +18,6 @@
 
 static char dir[64];
 static char db_path[128];
-
-static int64_t query_int(store *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    int64_t value = INT64_MIN;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return value;
-    if (sqlite3_step(st) == SQLITE_ROW) value = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return value;
-}
 
 /* How many records the profile has. */
 static int64_t records(store *s, const char *profile_id)
