@@ -110,12 +110,19 @@ static int decide(activation *a, const char *channel, guard_outcome *g)
         snprintf(g->detail, sizeof g->detail, "control group");
         return 0;
     }
-    act_timezone(a, zone);
-    guard_message m = {
-        in->profile_id, in->journey, channel,         a->purpose,
-        zone,           a->now_ms,   a->journey_caps, a->journey_cap_count};
     guard_config none = {.consent_default = "opt_out"};
-    return guardrails_at_queue(a->store, a->guard ? a->guard : &none, &m, g);
+    const guard_config *rules = a->guard ? a->guard : &none;
+    int quiet = guard_quiet_active(rules->quiet, rules->quiet_count, channel);
+    if (quiet) act_timezone(a, zone); /* a query or two: only when it matters */
+    guard_message m = {.profile_id = in->profile_id,
+                       .journey = in->journey,
+                       .channel = channel,
+                       .purpose = a->purpose,
+                       .zone = quiet ? zone : NULL,
+                       .now_ms = a->now_ms,
+                       .journey_caps = a->journey_caps,
+                       .journey_cap_count = a->journey_cap_count};
+    return guardrails_at_queue(a->store, rules, &m, g);
 }
 
 static void count_outcome(activation *a, const char *status)

@@ -25,6 +25,7 @@ typedef struct run_state {
     deliverer *deliverer; /* NULL: deliver on this thread */
     privacy *privacy;
     guard_config guard;
+    deliver_rates rates; /* the channels' token buckets, for the whole run */
     engine_stats stats;
     ingest_stats ingest;
     long in_batch, seen; /* seen: events handed to the engine */
@@ -113,15 +114,15 @@ int cli_load_recipes(cli *c, host *h, engine *e)
 void cli_print_summary(const cli *c, const engine_stats *st, store *s)
 {
     if (c->quiet) return;
-    printf("events %ld accepted, %ld rejected, %ld duplicate; "
-           "journeys %ld started, %ld exited, %ld completed, %ld failed, %ld waiting; "
-           "messages %ld delivered, %ld suppressed, %ld deferred, %ld holdout, %ld failed\n",
-           st->events_accepted, st->events_rejected, st->events_duplicate,
-           st->journeys_started, st->journeys_exited, st->journeys_completed,
-           st->journeys_failed, (long)store_instances_live_count(s),
-           st->messages_delivered,
-           st->sends.messages_suppressed + st->sends.messages_capped + st->messages_stopped,
-           st->sends.messages_deferred, st->sends.messages_holdout, st->messages_failed);
+    printf(
+        "events %ld accepted, %ld rejected, %ld duplicate; "
+        "journeys %ld started, %ld exited, %ld completed, %ld failed, %ld waiting; "
+        "messages %ld delivered, %ld suppressed, %ld deferred, %ld holdout, %ld failed\n",
+        st->events_accepted, st->events_rejected, st->events_duplicate,
+        st->journeys_started, st->journeys_exited, st->journeys_completed,
+        st->journeys_failed, (long)store_instances_live_count(s), st->messages_delivered,
+        st->sends.messages_suppressed + st->sends.messages_capped + st->messages_stopped,
+        st->sends.messages_deferred, st->sends.messages_holdout, st->messages_failed);
     if (c->verbose) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
@@ -137,7 +138,7 @@ static int commit_batch(run_state *r, int reopen)
     r->batch_started_ns = time_mono_ns();
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
-    deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard};
+    deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard, &r->rates};
     if (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
                      : deliver_outbox(r->store, &o, &r->stats.messages_delivered,
                                       &r->stats.messages_stopped))
@@ -183,6 +184,7 @@ static int open_run(run_state *r, cli *c, host **h)
         return log_error("%s", err), EXIT_FAILURE_RUNTIME;
     if (cli_open_privacy(c, r->store, &r->privacy)) return EXIT_FAILURE_RUNTIME;
     r->guard = cli_guard_config(c);
+    deliver_rates_init(&r->rates, c->cfg.rates, c->cfg.rate_count);
     engine_options options = {.event_clock = c->clock && !strcmp(c->clock, "event"),
                               .consent_default = c->cfg.consent_default,
                               .timezone = c->cfg.timezone,
@@ -219,7 +221,8 @@ static int run_events(run_state *r)
         return log_error("cannot open events file %s: %m", c->events_path), -1;
     const char *source =
         c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
-    if (!c->dry_run && !(r->deliverer = deliverer_start(c->db_path, c->outbox_path, &r->guard))) {
+    if (!c->dry_run && !(r->deliverer = deliverer_start(c->db_path, c->outbox_path,
+                                                        &r->guard, &r->rates))) {
         if (in != stdin) fclose(in);
         return -1;
     }

@@ -1,7 +1,7 @@
 /* nudge.conf.lua loading: defaults, then the file's table, checked key by
- * key, down to each frequency cap and quiet-hours window.  Settings for
- * later subsystems (channels, the server) are accepted when they have the
- * right shape. */
+ * key, down to each frequency cap, quiet-hours window and channel rate.
+ * Settings for later subsystems (the channels' adapters, the server) are
+ * accepted when they have the right shape. */
 #include "config.h"
 
 #include "l_modules.h"
@@ -90,12 +90,13 @@ static int read_names(lua_State *L, const char *name, char ***out, int *count,
     int type = lua_getfield(L, -1, name);
     int n = type == LUA_TTABLE ? (int)lua_rawlen(L, -1) : 0;
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        return lua_pop(L, 1), snprintf(err, err_len, "%s must be a list of names", what), -1;
+        return lua_pop(L, 1), snprintf(err, err_len, "%s must be a list of names", what),
+               -1;
     *out = calloc((size_t)n + 1, sizeof **out);
     for (int i = 1; i <= n && *out; i++, lua_pop(L, 1)) {
         if (lua_rawgeti(L, -1, i) != LUA_TSTRING || !lua_rawlen(L, -1))
-            return lua_pop(L, 2), snprintf(err, err_len, "%s must be a list of names", what),
-                   -1;
+            return lua_pop(L, 2),
+                   snprintf(err, err_len, "%s must be a list of names", what), -1;
         (*out)[(*count)++] = strdup(lua_tostring(L, -1));
     }
     lua_pop(L, 1);
@@ -113,11 +114,12 @@ static int read_pii(lua_State *L, config *c, const char *path, char *err, size_t
         lua_pop(L, 1);
         if (strcmp(key, "fields") && strcmp(key, "expose"))
             return lua_pop(L, 2),
-                   snprintf(err, err_len, "%s: key 'pii': unknown key '%s'", path, key), -1;
+                   snprintf(err, err_len, "%s: key 'pii': unknown key '%s'", path, key),
+                   -1;
     }
     snprintf(what, sizeof what, "%s: key 'pii.fields'", path);
-    int rc = read_names(L, "fields", &c->pii_fields, &c->pii_field_count, what, err,
-                        err_len);
+    int rc =
+        read_names(L, "fields", &c->pii_fields, &c->pii_field_count, what, err, err_len);
     snprintf(what, sizeof what, "%s: key 'pii.expose'", path);
     if (!rc)
         rc = read_names(L, "expose", &c->pii_exposed, &c->pii_exposed_count, what, err,
@@ -157,8 +159,8 @@ static int rule_channel(lua_State *L, const char *file, const char *key,
     if (!guard_channel_valid(channel))
         return snprintf(err, err_len,
                         "%s: key '%s.%.40s': a channel name is lowercase letters, "
-                        "digits and _ (like sms or email), or all",
-                        file, key, channel),
+                        "digits and _ (like sms or email)%s",
+                        file, key, channel, strcmp(key, "channels") ? ", or all" : ""),
                -1;
     snprintf(name, GUARD_CHANNEL_MAX, "%s", channel);
     return 0;
@@ -320,10 +322,95 @@ static int read_quiet_hours(lua_State *L, int idx, config *c, const char *file, 
     return 0;
 }
 
+/* ---- channels: rate limits ----------------------------------------------- */
+
+#define RATE_EXAMPLE "{ rate = 10 }"
+
+/* Field NAME of the table at -1 into *out: 1, or 0 when absent; -1 when
+ * not a finite number >= least (> least unless `inclusive`).  [-0, +0, -] */
+static int rate_field(lua_State *L, const char *name, double least, int inclusive,
+                      double *out)
+{
+    int type = lua_getfield(L, -1, name);
+    double value = type == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : NAN;
+    lua_pop(L, 1);
+    if (type == LUA_TNIL) return 0;
+    if (!isfinite(value) || value < least || (!inclusive && value == least)) return -1;
+    *out = value;
+    return 1;
+}
+
+/* channels.NAME = { rate = R, burst = B, ... } at -1 into *rate: 1 when
+ * it sets a rate, 0 when not (its other keys are the senders'), -1 with
+ * err.  [-0, +0, -] */
+static int read_channel(lua_State *L, const char *file, guard_rate *rate, char *err,
+                        size_t err_len)
+{
+    const char *name = rate->channel;
+    if (!strcmp(name, GUARD_ALL))
+        return snprintf(err, err_len,
+                        "%s: key 'channels.all': rates are per channel; give each "
+                        "channel its own, like sms = %s",
+                        file, RATE_EXAMPLE),
+               -1;
+    if (lua_type(L, -1) != LUA_TTABLE)
+        return snprintf(err, err_len, "%s: key 'channels.%s' must be a table like %s",
+                        file, name, RATE_EXAMPLE),
+               -1;
+    int has_rate = rate_field(L, "rate", 0, 0, &rate->rate);
+    if (has_rate < 0)
+        return snprintf(err, err_len,
+                        "%s: key 'channels.%s.rate': must be messages per second, a "
+                        "number > 0 like 10 or 0.5",
+                        file, name),
+               -1;
+    int has_burst = rate_field(L, "burst", 1, 1, &rate->burst);
+    if (has_burst < 0)
+        return snprintf(err, err_len,
+                        "%s: key 'channels.%s.burst': must be a number >= 1 (messages "
+                        "at once after a pause), like 20",
+                        file, name),
+               -1;
+    if (has_burst && !has_rate)
+        return snprintf(err, err_len,
+                        "%s: key 'channels.%s.burst': a burst needs a rate, like { "
+                        "rate = 10, burst = 20 }",
+                        file, name),
+               -1;
+    return has_rate;
+}
+
+/* channels = { sms = { rate = 10, burst = 20 }, email = { rate = 100 } }:
+ * the channels with a rate go into c->rates.  [-0, +0, m] */
+static int read_channels(lua_State *L, int idx, config *c, const char *file, char *err,
+                         size_t err_len)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        guard_rate rate = {{0}, 0, 0};
+        int rc =
+            rule_channel(L, file, "channels", RATE_EXAMPLE, rate.channel, err, err_len);
+        if (!rc) rc = read_channel(L, file, &rate, err, err_len);
+        if (rc > 0 && c->rate_count == GUARD_RULES_MAX) {
+            snprintf(err, err_len, "%s: key 'channels': at most %d channels with a rate",
+                     file, GUARD_RULES_MAX);
+            rc = -1;
+        }
+        lua_pop(L, 1);
+        if (rc < 0) return lua_pop(L, 1), -1;
+        if (rc > 0) c->rates[c->rate_count++] = rate;
+    }
+    return 0;
+}
+
 static int read_guardrails(lua_State *L, config *c, const char *path, char *err,
                            size_t err_len)
 {
     int rc = 0;
+    if (lua_getfield(L, -1, "channels") == LUA_TTABLE)
+        rc = read_channels(L, lua_gettop(L), c, path, err, err_len);
+    lua_pop(L, 1);
+    if (rc) return -1;
     if (lua_getfield(L, -1, "caps") == LUA_TTABLE)
         rc = config_read_caps(L, -1, path, "caps", c->caps, &c->cap_count, err, err_len);
     lua_pop(L, 1);

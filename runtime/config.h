@@ -22,6 +22,8 @@ typedef struct config {
     int cap_count;
     guard_quiet quiet[GUARD_RULES_MAX]; /* quiet_hours: SMS 21:00–09:00 by default */
     int quiet_count;
+    guard_rate rates[GUARD_RULES_MAX]; /* channels.NAME.rate/burst: none by default */
+    int rate_count;
 } config;
 
 /* Fills `out` with defaults, then with `path` when given (or when

@@ -2,7 +2,14 @@
  * with the file's length before the write; after a crash, the lines past
  * that length belong to the unfinished batch, so the file is cut back
  * there and the batch written again.  An exclusive flock on the file keeps
- * two processes from delivering to it at once. */
+ * two processes from delivering to it at once.
+ *
+ * Rate limits: a queued batch takes a token per message in id order and
+ * ends before the first message whose channel has none, so it stays a run
+ * of ids; after it, the deliverer sleeps until that token comes.  A
+ * crashed "sending" batch is written again whole without taking tokens:
+ * its messages took theirs before the crash, and cutting it would break
+ * the saved file length. */
 #include "deliver.h"
 
 #include "log.h"
@@ -16,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 5000
@@ -119,17 +127,66 @@ static int mark(store *s, const deliver_options *o, outbox_message *msgs, int co
     return store_commit(s) ? -1 : stopped;
 }
 
-/* Sends one batch with the given status: "sending" (left by a crash) or
- * "queued".  Returns the number handled, 0 when none, -1 on error. */
+/* ---- rate limits --------------------------------------------------------- */
+
+void deliver_rates_init(deliver_rates *r, const guard_rate *rates, int count)
+{
+    r->count = 0;
+    for (int i = 0; i < count && r->count < GUARD_RULES_MAX; i++, r->count++) {
+        snprintf(r->limit[r->count].channel, GUARD_CHANNEL_MAX, "%s", rates[i].channel);
+        bucket_init(&r->limit[r->count].bucket, rates[i].rate, rates[i].burst);
+    }
+}
+
+/* The bucket of CHANNEL, NULL when the channel has no rate. */
+static bucket *rate_bucket(deliver_rates *r, const char *channel)
+{
+    for (int i = 0; i < r->count && channel; i++)
+        if (!strcmp(r->limit[i].channel, channel)) return &r->limit[i].bucket;
+    return NULL;
+}
+
+/* Takes a token for each message in id order, up to the first whose
+ * channel has none: how many may go now (a prefix of the run of ids),
+ * and in *wait_ns how long until the first left out has its token. */
+static int within_rates(deliver_rates *r, const outbox_message *msgs, int count,
+                        int64_t *wait_ns)
+{
+    int64_t now = time_mono_ns();
+    *wait_ns = 0;
+    for (int i = 0; r && r->count && i < count; i++) {
+        bucket *b = rate_bucket(r, msgs[i].channel);
+        if (b && (*wait_ns = bucket_take(b, now)) > 0) return i;
+    }
+    return count;
+}
+
+static void pause_ns(int64_t ns)
+{
+    struct timespec left = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    while (nanosleep(&left, &left) && errno == EINTR)
+        ;
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+/* Sends one batch with the given status: "sending" (left by a crash), or
+ * "queued" within the rates (sleeping for a token first when the first
+ * message has none, and after the batch when it left messages out).
+ * Returns the number handled, 0 when none, -1 on error. */
 static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file,
                          const char *status, long *delivered, long *stopped)
 {
     outbox_message *msgs;
-    int count, rc = -1, blocked = 0;
-    if (store_outbox_fetch(s, status, BATCH, &msgs, &count)) return -1;
-    if (count == 0) return store_outbox_free(msgs, 0), 0;
+    int fetched, count, rc = -1, blocked = 0, queued = !strcmp(status, "queued");
+    int64_t wait_ns = 0;
+    if (store_outbox_fetch(s, status, BATCH, &msgs, &fetched)) return -1;
+    if (fetched == 0) return store_outbox_free(msgs, 0), 0;
+    count = fetched;
+    while (queued && (count = within_rates(o->rates, msgs, fetched, &wait_ns)) == 0)
+        pause_ns(wait_ns);
     off_t end = is_file ? lseek(fd, 0, SEEK_END) : 0;
-    if (!strcmp(status, "sending")) {
+    if (!queued) {
         int64_t offset = end;
         if (is_file && store_meta_get(s, OFFSET_KEY, &offset) == 1 && offset < end &&
             ftruncate(fd, (off_t)offset) == 0)
@@ -145,8 +202,9 @@ static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file
     *delivered += count - blocked;
     if (stopped) *stopped += blocked;
     rc = count;
+    if (count < fetched) pause_ns(wait_ns);
 done:
-    store_outbox_free(msgs, count);
+    store_outbox_free(msgs, fetched);
     return rc;
 }
 

@@ -17,6 +17,7 @@ struct deliverer {
     store *store;
     const char *outbox_path;
     const guard_config *guard;
+    deliver_rates *rates; /* the caller's, used by this thread alone */
     int kicked, stopping, failed;
     long delivered, stopped;
     int64_t now_ms; /* the run's clock at the last kick */
@@ -42,7 +43,7 @@ static void *deliverer_main(void *arg)
     int last, rc;
     do {
         long sent = 0, stopped = 0;
-        deliver_options o = {d->outbox_path, 0, d->guard};
+        deliver_options o = {d->outbox_path, 0, d->guard, d->rates};
         last = wait_for_work(d, &o.now_ms);
         rc = deliver_outbox(d->store, &o, &sent, &stopped);
         pthread_mutex_lock(&d->lock);
@@ -55,13 +56,14 @@ static void *deliverer_main(void *arg)
 }
 
 deliverer *deliverer_start(const char *db_path, const char *outbox_path,
-                           const guard_config *guard)
+                           const guard_config *guard, deliver_rates *rates)
 {
     char err[600];
     deliverer *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->outbox_path = outbox_path;
     d->guard = guard;
+    d->rates = rates;
     if (store_open(db_path, &d->store, err, sizeof err)) {
         log_error("%s", err);
         return free(d), NULL;

@@ -83,6 +83,12 @@ int guard_quiet_check(const guard_quiet *q, int n, const char *channel, const ch
     return rc;
 }
 
+int guard_quiet_active(const guard_quiet *q, int n, const char *channel)
+{
+    const guard_quiet *rule = quiet_rule(q, n, channel);
+    return rule && rule->enabled;
+}
+
 int guard_quiet_defaults(guard_quiet *out)
 {
     memset(&out[0], 0, sizeof out[0]);

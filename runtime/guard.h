@@ -1,4 +1,5 @@
-/* Guardrails as plain decisions (SPEC §5): frequency caps and quiet hours.
+/* Guardrails as plain decisions (SPEC §5): frequency caps and quiet hours
+ * (and the settings of rate limits, which the sender applies).
  * Pure functions over numbers the caller supplies — message counts through
  * a callback, the person's time zone — so the send path can call them at
  * queue time and again at delivery time.  No SQLite, no Lua. */
@@ -30,6 +31,15 @@ typedef struct guard_quiet {
     int enabled;
     int start_hour, start_minute, end_hour, end_minute;
 } guard_quiet;
+
+/* The rate limit of `channel` (channels = { sms = { rate = 10 } }): at
+ * most `rate` messages a second, `burst` at once after a pause.  Applied
+ * by the sender with a token bucket (bucket.h, deliver.h). */
+typedef struct guard_rate {
+    char channel[GUARD_CHANNEL_MAX];
+    double rate;  /* messages per second, > 0 */
+    double burst; /* >= 1; 0: the default, max(1, rate) */
+} guard_rate;
 
 /* How many of the person's messages count against a cap: those with a
  * time > after_ms, on `channel` (NULL: every channel), of `journey` (NULL:
@@ -70,6 +80,10 @@ int guard_cap_check(const guard_cap *caps, int n, const char *channel,
  * bad zone (fall back to the default zone and call again). */
 int guard_quiet_check(const guard_quiet *q, int n, const char *channel, const char *zone,
                       int64_t now_ms, int64_t *defer_until_ms);
+
+/* 1 when `channel` has quiet hours (its own entry or "all"), so the
+ * caller need not look up the person's zone otherwise. */
+int guard_quiet_active(const guard_quiet *q, int n, const char *channel);
 
 /* Writes the default quiet hours (SMS 21:00–09:00) into `out` (room for
  * GUARD_RULES_MAX) and returns how many entries it wrote. */

@@ -1,6 +1,6 @@
 /* Unit tests for runtime/guard.h (frequency caps, quiet hours) and for the
- * caps / quiet_hours keys of nudge.conf.lua.  DST instants are the 2026
- * changes, computed apart with `TZ=zone date -d '2026-03-07 21:00' +%s`. */
+ * caps / quiet_hours / channels (rates) keys of nudge.conf.lua.  DST instants are the
+ * 2026 changes, computed apart with `TZ=zone date -d '2026-03-07 21:00' +%s`. */
 #include "config.h"
 #include "guard.h"
 #include "tz.h"
@@ -519,6 +519,24 @@ static void test_config_errors(void)
         {"quiet_hours = { ['e-mail'] = false }",
          "key 'quiet_hours.e-mail': a channel name"},
         {"quiet_hours = 'none'", "key 'quiet_hours' must be a table, not a string"},
+        {"channels = { sms = { rate = 0 } }",
+         "key 'channels.sms.rate': must be messages per second, a number > 0"},
+        {"channels = { sms = { rate = -1 } }", "key 'channels.sms.rate': must be"},
+        {"channels = { sms = { rate = '10' } }", "key 'channels.sms.rate': must be"},
+        {"channels = { sms = { rate = 0/0 } }", "key 'channels.sms.rate': must be"},
+        {"channels = { sms = { rate = math.huge } }", "key 'channels.sms.rate': must be"},
+        {"channels = { sms = { rate = 10, burst = 0.5 } }",
+         "key 'channels.sms.burst': must be a number >= 1"},
+        {"channels = { sms = { rate = 10, burst = true } }",
+         "key 'channels.sms.burst': must be a number >= 1"},
+        {"channels = { sms = { burst = 5 } }",
+         "key 'channels.sms.burst': a burst needs a rate"},
+        {"channels = { sms = 10 }",
+         "key 'channels.sms' must be a table like { rate = 10 }"},
+        {"channels = { all = { rate = 10 } }",
+         "key 'channels.all': rates are per channel"},
+        {"channels = { { rate = 10 } }",
+         "key 'channels': expected channel = { rate = 10 }"},
     };
     char text[300], want[300], err[600], name[400];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -538,6 +556,41 @@ static void test_config_errors(void)
               !strcmp(err, "nudge.conf.lua: key 'caps.sms': expected {count, window} "
                            "like {1, \"24h\"}"),
           "config error: the whole message");
+    config_free(&c);
+    CHECK(load_conf("return { channels = { SMS = { rate = 10 } } }", &c, err,
+                    sizeof err) == -1 &&
+              !strcmp(err, "nudge.conf.lua: key 'channels.SMS': a channel name is "
+                           "lowercase letters, digits and _ (like sms or email)"),
+          "config error: a bad channel name in channels (no 'or all')");
+    config_free(&c);
+}
+
+static const guard_rate *find_rate(const config *c, const char *channel)
+{
+    for (int i = 0; i < c->rate_count; i++)
+        if (!strcmp(c->rates[i].channel, channel)) return &c->rates[i];
+    return NULL;
+}
+
+static void test_config_rates(void)
+{
+    config c;
+    char err[600] = "";
+    CHECK(load_conf("return { channels = { sms = {} } }", &c, err, sizeof err) == 0 &&
+              c.rate_count == 0,
+          "config rates: none by default (a channel entry without a rate)");
+    config_free(&c);
+    int rc = load_conf("return { channels = {\n"
+                       "  sms = { rate = 10, burst = 20 }, email = { rate = 0.5 },\n"
+                       "  push = { adapter = 'fcm', url = 'https://x' } } }\n",
+                       &c, err, sizeof err);
+    if (rc) printf("# %s\n", err);
+    const guard_rate *sms = find_rate(&c, "sms"), *email = find_rate(&c, "email");
+    CHECK(rc == 0 && c.rate_count == 2 && !find_rate(&c, "push"),
+          "config rates: two channels with a rate; push's other keys accepted");
+    CHECK(sms && sms->rate == 10 && sms->burst == 20, "config rates: sms 10/s, burst 20");
+    CHECK(email && email->rate == 0.5 && email->burst == 0,
+          "config rates: email 0.5/s, default burst (0)");
     config_free(&c);
 }
 
@@ -579,6 +632,7 @@ static void test_config(void)
     test_config_defaults();
     test_config_values();
     test_config_errors();
+    test_config_rates();
     test_read_caps_stack();
     unlink("nudge.conf.lua");
     CHECK(chdir(cwd) == 0 && rmdir(conf_dir) == 0, "config: temp dir removed");
