@@ -151,42 +151,39 @@ int store_instance_load(store *s, int64_t id, instance *out)
     return 1;
 }
 
-/* Loads each instance the query selects and calls fn.  Ids are collected
- * first: fn may update instances, which would reset the cursor. */
+/* Reads every instance the query selects (INSTANCE_COLUMNS), then calls
+ * fn on each: fn may update instances, which would reset the cursor. */
 static int walk_instances(store *s, sqlite3_stmt *st,
                           int (*fn)(void *ctx, instance *inst), void *ctx)
 {
-    int64_t *ids = NULL;
+    instance *rows = NULL;
     int count = 0, cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (count == cap) {
-            int64_t *bigger =
-                realloc(ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *ids);
+            instance *bigger =
+                realloc(rows, (size_t)(cap = cap ? cap * 2 : 4) * sizeof *rows);
             if (!bigger) break;
-            ids = bigger;
+            rows = bigger;
         }
-        ids[count++] = sqlite3_column_int64(st, 0);
+        read_instance(st, &rows[count++]);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return free(ids), store_fail(s, "live instances");
-    rc = 0;
+    rc = rc == SQLITE_DONE ? 0 : store_fail(s, "live instances");
     for (int i = 0; i < count; i++) {
-        instance in = {0};
-        if ((rc = store_instance_load(s, ids[i], &in)) < 0) break;
-        rc = rc ? fn(ctx, &in) : 0;
-        store_instance_free(&in);
-        if (rc) break;
+        if (!rc) rc = fn(ctx, &rows[i]);
+        store_instance_free(&rows[i]);
     }
-    free(ids);
+    free(rows);
     return rc;
 }
 
 int store_instances_live(store *s, const char *profile_id,
                          int (*fn)(void *ctx, instance *inst), void *ctx)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_INSTANCES_LIVE,
-        "SELECT id FROM instances WHERE profile_id = ? AND state < 2 ORDER BY id");
+    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCES_LIVE,
+                                  "SELECT " INSTANCE_COLUMNS
+                                  " FROM instances WHERE profile_id = ? AND state < 2"
+                                  " ORDER BY id");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     return walk_instances(s, st, fn, ctx);
@@ -197,8 +194,8 @@ int store_instances_waiting_for(store *s, const char *profile_id, const char *ev
 {
     sqlite3_stmt *st =
         store_stmt(s, STMT_INSTANCES_WAITING,
-                   "SELECT id FROM instances WHERE profile_id = ? AND state < 2"
-                   " AND pending_event = ? ORDER BY id");
+                   "SELECT " INSTANCE_COLUMNS " FROM instances WHERE profile_id = ?"
+                   " AND state < 2 AND pending_event = ? ORDER BY id");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
