@@ -22,6 +22,7 @@ typedef struct cli {
     const char *purpose, *source, *proof; /* nudge consent set */
     const char *reason;                   /* nudge suppress add */
     int dry_run, strict, quiet, verbose, rotate;
+    int make; /* nudge unsubscribe --make */
     config cfg;
 } cli;
 
@@ -34,6 +35,7 @@ int cmd_profile(cli *c);
 int cmd_explain(cli *c);
 int cmd_suppress(cli *c);
 int cmd_consent(cli *c);
+int cmd_unsubscribe(cli *c);
 
 /* Shared by the commands: loads the recipes named on the command line (or
  * found in the config's folders) into the host.  0, or -1 (reported). */

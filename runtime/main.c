@@ -27,6 +27,9 @@ static const char usage[] =
     "  nudge consent set ID CHANNEL granted|revoked [--purpose P] [--source S] [--proof "
     "TEXT]\n"
     "  nudge consent show ID                      the person's consent history\n"
+    "  nudge unsubscribe TOKEN                    apply a one-click unsubscribe token\n"
+    "  nudge unsubscribe --make ID CHANNEL [--purpose P]   print a token for the "
+    "person\n"
     "  nudge keygen [--rotate]                    write the key file, or rotate the "
     "master key\n"
     "\n"
@@ -73,6 +76,8 @@ static int parse_flag(cli *c, const char *arg, const char *value, int *used)
         c->strict = 1;
     } else if (!strcmp(arg, "--rotate")) {
         c->rotate = 1;
+    } else if (!strcmp(arg, "--make")) {
+        c->make = 1;
     } else {
         return fprintf(stderr, "nudge: unknown option %s\n%s", arg, usage), -1;
     }
@@ -110,6 +115,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "explain")) return cmd_explain(c);
     if (!strcmp(c->command, "suppress")) return cmd_suppress(c);
     if (!strcmp(c->command, "consent")) return cmd_consent(c);
+    if (!strcmp(c->command, "unsubscribe")) return cmd_unsubscribe(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define BLIND_SECRET "blind-index"
+#define UNSUBSCRIBE_SECRET "unsubscribe"
 
 static const char *const default_fields[] = {PRIVACY_DEFAULT_FIELDS};
 
@@ -79,6 +80,40 @@ static int load_blind_key(privacy *p, store *s, const char *key_file, char *err,
         store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed) || store_commit(s))
         return store_rollback(s), snprintf(err, err_len, "cannot save the keys"), -1;
     return 0;
+}
+
+/* Makes the unsubscribe key inside BEGIN IMMEDIATE, after reading again,
+ * so two processes making it at once end up with the same key. */
+static int create_unsubscribe_key(privacy *p, store *s, unsigned char key[VAULT_KEY_LEN])
+{
+    unsigned char sealed[VAULT_SEALED_LEN];
+    if (store_begin(s)) return -1;
+    int found = store_secret_get(s, UNSUBSCRIBE_SECRET, sealed, sizeof sealed), rc;
+    if (found == 1) { /* another process made it first */
+        rc = vault_unseal(p->vault, UNSUBSCRIBE_SECRET, sealed, sizeof sealed, key);
+    } else {
+        vault_random_key(key);
+        rc = found < 0 || vault_seal(p->vault, UNSUBSCRIBE_SECRET, key, sealed) ||
+             store_secret_put(s, UNSUBSCRIBE_SECRET, sealed, sizeof sealed);
+    }
+    if (rc || store_commit(s)) return store_rollback(s), -1;
+    return 0;
+}
+
+int privacy_unsubscribe_key(privacy *p, store *s, unsigned char key[VAULT_KEY_LEN])
+{
+    unsigned char sealed[VAULT_SEALED_LEN];
+    int found = store_secret_get(s, UNSUBSCRIBE_SECRET, sealed, sizeof sealed);
+    int rc = -1;
+    if (found == 1)
+        rc = vault_unseal(p->vault, UNSUBSCRIBE_SECRET, sealed, sizeof sealed, key);
+    else if (found == 0)
+        rc = create_unsubscribe_key(p, s, key);
+    if (rc) {
+        sodium_memzero(key, VAULT_KEY_LEN);
+        log_error("cannot %s the unsubscribe key", found ? "open" : "create");
+    }
+    return rc ? -1 : 0;
 }
 
 /* A rotation that died after its commit left the new key in KEY.new:
@@ -264,6 +299,16 @@ static long reseal_profiles(privacy *p, store *s, const vault *next)
     return found < 0 ? -1 : done;
 }
 
+/* Re-seals the secret NAME when the database holds one. */
+static int reseal_optional(privacy *p, store *s, const vault *next, const char *name)
+{
+    unsigned char sealed[VAULT_SEALED_LEN];
+    int found = store_secret_get(s, name, sealed, sizeof sealed);
+    if (found <= 0) return found;
+    if (reseal_one(p->vault, next, name, sealed)) return -1;
+    return store_secret_put(s, name, sealed, sizeof sealed);
+}
+
 int privacy_reseal(privacy *p, store *s, const char *new_key_file, char *err,
                    size_t err_len)
 {
@@ -273,11 +318,12 @@ int privacy_reseal(privacy *p, store *s, const char *new_key_file, char *err,
     long count = reseal_profiles(p, s, next);
     int rc = count < 0 || store_secret_get(s, BLIND_SECRET, sealed, sizeof sealed) != 1 ||
              reseal_one(p->vault, next, BLIND_SECRET, sealed) ||
-             store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed);
+             store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed) ||
+             reseal_optional(p, s, next, UNSUBSCRIBE_SECRET);
     if (rc)
         snprintf(err, err_len, "cannot re-seal the keys under %s", new_key_file);
     else
-        log_info("re-sealed %ld profile keys and the blind-index key", count);
+        log_info("re-sealed %ld profile keys and the database's secrets", count);
     vault_free(next);
     return rc ? -1 : 0;
 }

@@ -81,6 +81,13 @@ char *privacy_find(privacy *p, store *s, const char *kind, const char *value);
  * store_profile_merge drops FROM's). */
 int privacy_merge(privacy *p, store *s, const char *from, const char *into);
 
+/* The database's unsubscribe key (the MAC key of one-click unsubscribe
+ * tokens, unsubscribe.h): unsealed from `secrets`, or made and sealed
+ * there on first use (in its own transaction: call it outside one).  It
+ * survives key rotation, so old links keep working.  0, or -1 (logged)
+ * with KEY zeroed. */
+int privacy_unsubscribe_key(privacy *p, store *s, unsigned char key[32]);
+
 /* Re-seals every data key and secret under the key in NEW_KEY_FILE.  Runs
  * in the caller's transaction.  0, or -1 with `err`. */
 int privacy_reseal(privacy *p, store *s, const char *new_key_file, char *err,
