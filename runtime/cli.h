@@ -22,7 +22,9 @@ typedef struct cli {
     const char *purpose, *source, *proof; /* nudge consent set */
     const char *reason;                   /* nudge suppress add */
     int dry_run, strict, quiet, verbose, rotate;
-    int make; /* nudge unsubscribe --make */
+    int make;        /* nudge unsubscribe --make */
+    int no_delivery; /* nudge simulate: queued messages stay in the outbox table */
+    const char *format, *timeline; /* nudge simulate --format json, --timeline all */
     config cfg;
 } cli;
 
@@ -36,6 +38,12 @@ int cmd_explain(cli *c);
 int cmd_suppress(cli *c);
 int cmd_consent(cli *c);
 int cmd_unsubscribe(cli *c);
+int cmd_simulate(cli *c);
+
+/* `nudge run`'s work under C's options: loads the recipes, runs the events
+ * and (unless c->quiet) prints the summary line; *stats (may be NULL) gets
+ * the run's counts.  An exit code. */
+int cli_run(cli *c, engine_stats *stats);
 
 /* Shared by the commands: loads the recipes named on the command line (or
  * found in the config's folders) into the host.  0, or -1 (reported). */

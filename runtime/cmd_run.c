@@ -139,9 +139,10 @@ static int commit_batch(run_state *r, int reopen)
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
     deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard, &r->rates};
-    if (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
-                     : deliver_outbox(r->store, &o, &r->stats.messages_delivered,
-                                      &r->stats.messages_stopped))
+    if (!r->c->no_delivery &&
+        (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
+                      : deliver_outbox(r->store, &o, &r->stats.messages_delivered,
+                                       &r->stats.messages_stopped)))
         return -1;
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;
@@ -221,8 +222,9 @@ static int run_events(run_state *r)
         return log_error("cannot open events file %s: %m", c->events_path), -1;
     const char *source =
         c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
-    if (!c->dry_run && !(r->deliverer = deliverer_start(c->db_path, c->outbox_path,
-                                                        &r->guard, &r->rates))) {
+    if (!c->dry_run && !c->no_delivery &&
+        !(r->deliverer =
+              deliverer_start(c->db_path, c->outbox_path, &r->guard, &r->rates))) {
         if (in != stdin) fclose(in);
         return -1;
     }
@@ -246,7 +248,7 @@ static int run_events(run_state *r)
     return rc;
 }
 
-int cmd_run(cli *c)
+int cli_run(cli *c, engine_stats *stats)
 {
     run_state r;
     host *h = NULL;
@@ -258,8 +260,14 @@ int cmd_run(cli *c)
         cli_print_summary(c, &r.stats, r.store);
         if (rc == EXIT_OK && c->strict && r.stats.events_rejected) rc = EXIT_REJECTED;
     }
+    if (stats) *stats = r.stats;
     close_run(&r, h);
     return rc;
+}
+
+int cmd_run(cli *c)
+{
+    return cli_run(c, NULL);
 }
 
 /* `nudge tick [--now TIME]`: fire what is due, deliver, exit. */

@@ -15,6 +15,9 @@ static const char usage[] =
     "[--strict]\n"
     "  nudge tick [RECIPE|DIR ...] [--now TIME]   fire due timers, deliver the outbox, "
     "exit\n"
+    "  nudge simulate RECIPE ... --events FILE [--format json] [--timeline all]   "
+    "backtest "
+    "into a throwaway store, nothing sent\n"
     "  nudge check [RECIPE|DIR ...]               validate recipes; instances per "
     "version and step\n"
     "  nudge hash KIND VALUE [--target meta|google|tiktok]   normalized SHA-256 for ad "
@@ -52,6 +55,8 @@ static const char **option_slot(cli *c, const char *name)
     if (!strcmp(name, "--source")) return &c->source;
     if (!strcmp(name, "--proof")) return &c->proof;
     if (!strcmp(name, "--reason")) return &c->reason;
+    if (!strcmp(name, "--format")) return &c->format;
+    if (!strcmp(name, "--timeline")) return &c->timeline;
     return NULL;
 }
 
@@ -116,6 +121,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "suppress")) return cmd_suppress(c);
     if (!strcmp(c->command, "consent")) return cmd_consent(c);
     if (!strcmp(c->command, "unsubscribe")) return cmd_unsubscribe(c);
+    if (!strcmp(c->command, "simulate")) return cmd_simulate(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }
