@@ -102,7 +102,8 @@ format:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem -Iruntime -Ilua runtime lua
+	  --suppress=missingIncludeSystem -Iruntime -Ilua \
+	  --include=/usr/include/cjson/cJSON.h runtime lua
 
 clean:
 	rm -rf build

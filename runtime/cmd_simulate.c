@@ -232,7 +232,7 @@ static void print_counts(const char *label, const cJSON *object)
     const cJSON *v;
     if (!object || !object->child) return;
     printf("  %s:", label);
-    cJSON_ArrayForEach(v, object)
+    for (v = object->child; v; v = v->next)
         printf("%s %s %.0f", v == object->child ? "" : ",", v->string, v->valuedouble);
     printf("\n");
 }
