@@ -50,7 +50,8 @@ int cmd_keygen(cli *c)
     }
     if (c->rotate) return rotate(c);
     if (!access(c->cfg.key_file, F_OK)) {
-        log_error("%s exists already; `nudge keygen --rotate` replaces it", c->cfg.key_file);
+        log_error("%s exists already; `nudge keygen --rotate` replaces it",
+                  c->cfg.key_file);
         return EXIT_FAILURE_RUNTIME;
     }
     if (vault_write_new(c->cfg.key_file, err, sizeof err))

@@ -61,8 +61,9 @@ static int import_file(session *ss, const char *path)
     import_state st = {ss, 0, time_wall_ms()};
     import_stats stats = {0};
     int rc = store_begin(ss->store);
-    if (!rc) rc = import_stream(in, strcmp(path, "-") ? path : "stdin", import_row_cb, &st,
-                                &stats);
+    if (!rc)
+        rc = import_stream(in, strcmp(path, "-") ? path : "stdin", import_row_cb, &st,
+                           &stats);
     if (!rc) rc = store_commit(ss->store);
     store_rollback(ss->store);
     if (in != stdin) fclose(in);
@@ -86,12 +87,14 @@ static cJSON *export_profile(session *ss, const char *id)
     cJSON_AddItemToObject(out, "profile", traits ? traits : cJSON_CreateObject());
     char *suppressed = store_suppression_reason(s, id);
     cJSON_AddItemToObject(out, "suppressed",
-                          suppressed ? cJSON_CreateString(suppressed) : cJSON_CreateNull());
+                          suppressed ? cJSON_CreateString(suppressed)
+                                     : cJSON_CreateNull());
     free(suppressed);
     static const struct {
         const char *name, *sql;
     } parts[] = {
-        {"linked_ids", "SELECT anonymous_id, at_ms FROM identities WHERE profile_id = ?1"},
+        {"linked_ids",
+         "SELECT anonymous_id, at_ms FROM identities WHERE profile_id = ?1"},
         {"merges", "SELECT from_id, into_id, at_ms, detail FROM merges"
                    " WHERE from_id = ?1 OR into_id = ?1 ORDER BY rowid"},
         {"events", "SELECT id, message_id, type, name, ts_ms, body AS body_json"
@@ -102,9 +105,10 @@ static cJSON *export_profile(session *ss, const char *id)
         {"journey_history", "SELECT instance_id, seq, kind, result AS result_json"
                             " FROM history WHERE instance_id IN (SELECT id FROM instances"
                             " WHERE profile_id = ?1) ORDER BY instance_id, seq"},
-        {"messages", "SELECT id, idempotency_key, instance_id, journey, channel, template,"
-                     " vars AS vars_json, status, created_ms, updated_ms FROM outbox"
-                     " WHERE profile_id = ?1 ORDER BY id"},
+        {"messages",
+         "SELECT id, idempotency_key, instance_id, journey, channel, template,"
+         " vars AS vars_json, status, created_ms, updated_ms FROM outbox"
+         " WHERE profile_id = ?1 ORDER BY id"},
         {"message_log", "SELECT instance_id, journey, channel, template, outcome, reason,"
                         " at_ms FROM message_log WHERE profile_id = ?1 ORDER BY id"},
         {"consent", STORE_CONSENT_HISTORY_SQL}};
@@ -152,10 +156,10 @@ static int show_cmd(session *ss, const char *id)
     }
     cJSON *sup = cJSON_GetObjectItemCaseSensitive(all, "suppressed");
     printf("suppressed: %s\n", cJSON_IsString(sup) ? sup->valuestring : "no");
-    static const char *const journeys[] = {"id", "journey", "state", "pending_kind",
-                                           "exit_reason", "error", NULL};
-    static const char *const messages[] = {"id", "journey", "channel", "template",
-                                           "status", NULL};
+    static const char *const journeys[] = {
+        "id", "journey", "state", "pending_kind", "exit_reason", "error", NULL};
+    static const char *const messages[] = {"id",       "journey", "channel",
+                                           "template", "status",  NULL};
     static const char *const linked[] = {"anonymous_id", NULL};
     show_rows("linked ids", cJSON_GetObjectItemCaseSensitive(all, "linked_ids"), linked);
     show_rows("journeys", cJSON_GetObjectItemCaseSensitive(all, "journeys"), journeys);
@@ -202,7 +206,8 @@ int cmd_profile(cli *c)
     } else {
         char *id = cli_find_profile(ss.privacy, ss.store, c->args[1]);
         if (!id)
-            log_error("no profile matches %s", strchr(c->args[1], '@') ? "that email" : c->args[1]);
+            log_error("no profile matches %s",
+                      strchr(c->args[1], '@') ? "that email" : c->args[1]);
         else if (!strcmp(sub, "show"))
             rc = show_cmd(&ss, id);
         else if (!strcmp(sub, "export"))

@@ -347,7 +347,9 @@ int engine_event(engine *e, const nudge_event *given)
     if (ev.profile_id && !apply_links(e, &ev)) {
         char *printed = ev.raw ? NULL : cJSON_PrintUnformatted(ev.json);
         const char *json = printed ? printed : ev.raw;
-        if (json) rc = route_event(e, &ev, json, printed ? (int)strlen(printed) : (int)ev.raw_len);
+        if (json)
+            rc = route_event(e, &ev, json,
+                             printed ? (int)strlen(printed) : (int)ev.raw_len);
         free(printed);
     }
     free(owned);

@@ -18,10 +18,10 @@ typedef struct engine_stats {
 } engine_stats;
 
 typedef struct engine_options {
-    int event_clock;             /* 1: time follows event timestamps */
-    const char *consent_default; /* "opt_in" (default) or "opt_out" */
-    const char *timezone;        /* for profiles without one (default "UTC") */
-    privacy *privacy;            /* PII encryption; NULL: traits kept as given */
+    int event_clock;                  /* 1: time follows event timestamps */
+    const char *consent_default;      /* "opt_in" (default) or "opt_out" */
+    const char *timezone;             /* for profiles without one (default "UTC") */
+    privacy *privacy;                 /* PII encryption; NULL: traits kept as given */
     const struct guard_config *guard; /* caps, quiet hours, consent regime */
 } engine_options;
 

@@ -56,7 +56,8 @@ static int may_hold_pii(const pipe_state *p, const nudge_event *ev)
     for (int i = 0; i < p->pii_count; i++) {
         char quoted[256];
         int n = snprintf(quoted, sizeof quoted, "\"%s\"", p->pii_fields[i]);
-        if (n > 0 && (size_t)n < sizeof quoted && memmem(ev->raw, ev->raw_len, quoted, (size_t)n))
+        if (n > 0 && (size_t)n < sizeof quoted &&
+            memmem(ev->raw, ev->raw_len, quoted, (size_t)n))
             return 1;
     }
     return 0;

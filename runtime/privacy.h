@@ -71,8 +71,8 @@ int privacy_blind(const privacy *p, const char *kind, const char *value,
 
 /* The hex of VALUE's blind index (kind "email" or "phone").  0, or -1
  * with a message that never repeats the value. */
-int privacy_blind_hex(const privacy *p, const char *kind, const char *value,
-                      char hex[65], char *err, size_t err_len);
+int privacy_blind_hex(const privacy *p, const char *kind, const char *value, char hex[65],
+                      char *err, size_t err_len);
 
 /* The profile whose email or phone is VALUE (malloc'd), or NULL. */
 char *privacy_find(privacy *p, store *s, const char *kind, const char *value);

@@ -58,7 +58,8 @@ static int record_load(privacy *p, store *s, const char *id, int create, record 
     free(blob);
     r->fields = plain ? cJSON_Parse(plain) : NULL;
     if (plain) sodium_memzero(plain, plain_len), free(plain);
-    if (!cJSON_IsObject(r->fields)) cJSON_Delete(r->fields), r->fields = cJSON_CreateObject();
+    if (!cJSON_IsObject(r->fields))
+        cJSON_Delete(r->fields), r->fields = cJSON_CreateObject();
     return r->fields ? 0 : -1;
 }
 
@@ -76,7 +77,8 @@ static int blind_of(privacy *p, const char *id, record *r, const char *kind,
 }
 
 /* Writes TRAITS (masked) with the record, encrypted, in one row write. */
-static int record_save(privacy *p, store *s, const char *id, record *r, const char *traits)
+static int record_save(privacy *p, store *s, const char *id, record *r,
+                       const char *traits)
 {
     char label[300], *plain = cJSON_PrintUnformatted(r->fields);
     unsigned char *blob = NULL, email[32], phone[32];
@@ -84,7 +86,10 @@ static int record_save(privacy *p, store *s, const char *id, record *r, const ch
     label_of(id, "pii:", label, sizeof label);
     int rc = !plain || vault_encrypt(r->key, label, plain, strlen(plain), &blob, &len);
     if (plain) sodium_memzero(plain, strlen(plain)), free(plain);
-    store_secret_row row = {r->sealed, blob, sizeof r->sealed, len,
+    store_secret_row row = {r->sealed,
+                            blob,
+                            sizeof r->sealed,
+                            len,
                             blind_of(p, id, r, "email", email) ? NULL : email,
                             blind_of(p, id, r, "phone", phone) ? NULL : phone};
     if (!rc) rc = store_profile_secret_put(s, id, traits, &row);
@@ -126,10 +131,12 @@ int privacy_apply_object(privacy *p, store *s, const char *profile_id, cJSON *tr
     for (cJSON *item = traits->child; item && !has_pii; item = item->next)
         has_pii = privacy_is_pii(p, item->string) && !cJSON_IsBool(item);
     if (has_pii && record_load(p, s, profile_id, 1, &r)) return -1;
-    if (has_pii) take_pii(p, traits, &r);
-    else privacy_scrub_object(p->fields, p->field_count, traits);
+    if (has_pii)
+        take_pii(p, traits, &r);
+    else
+        privacy_scrub_object(p->fields, p->field_count, traits);
     char *text = cJSON_PrintUnformatted(traits);
-    int rc = !text ? -1
+    int rc = !text     ? -1
              : has_pii ? record_save(p, s, profile_id, &r, text)
                        : store_profile_merge_traits(s, profile_id, text);
     free(text);
@@ -209,4 +216,3 @@ int privacy_merge(privacy *p, store *s, const char *from, const char *into)
     record_free(&ours);
     return rc ? -1 : 0;
 }
-

@@ -120,8 +120,8 @@ int store_profile_secret_put(store *s, const char *profile_id, const char *trait
  * sealed key: 1, 0 at the end, -1; and the re-sealed key's write. */
 int store_profile_sealed_next(store *s, char *after, size_t after_len,
                               unsigned char *sealed, size_t sealed_len);
-int store_profile_sealed_set(store *s, const char *profile_id, const unsigned char *sealed,
-                             size_t len);
+int store_profile_sealed_set(store *s, const char *profile_id,
+                             const unsigned char *sealed, size_t len);
 /* The profile whose email ("email") or phone ("phone") blind index is
  * DIGEST (malloc'd), or NULL. */
 char *store_profile_find(store *s, const char *kind, const unsigned char digest[32]);
@@ -261,7 +261,8 @@ int store_outbox_insert(store *s, const char *key, int64_t instance_id,
                         int64_t created_ms);
 /* Sets a queued message's purpose and, with not_before_ms > 0, defers it
  * (status "deferred") until then. */
-int store_outbox_hold(store *s, const char *key, const char *purpose, int64_t not_before_ms);
+int store_outbox_hold(store *s, const char *key, const char *purpose,
+                      int64_t not_before_ms);
 /* Deferred messages due at now_ms become "queued" again: how many, or -1. */
 int store_outbox_release(store *s, int64_t now_ms);
 /* Loads up to max messages with the given status ("queued", "sending") in id
@@ -283,7 +284,7 @@ int64_t store_message_count(store *s, const char *profile_id, const char *channe
 typedef struct message_log_row {
     int64_t instance_id;
     const char *profile_id, *journey, *channel, *template_name;
-    const char *outcome;        /* "queued", "holdout", "suppressed", "capped", ... */
+    const char *outcome;         /* "queued", "holdout", "suppressed", "capped", ... */
     const char *reason, *detail; /* NULL or "" for none */
     int64_t at_ms;
 } message_log_row;

@@ -102,10 +102,11 @@ int64_t store_event_count(store *s, const char *profile_id, const char *event,
 char *store_event_last(store *s, const char *profile_id, const char *event,
                        int64_t until_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_EVENT_LAST,
-                                  "SELECT body FROM events WHERE profile_id = ?"
-                                  " AND name = ? AND ts_ms <= ? ORDER BY ts_ms DESC, id DESC"
-                                  " LIMIT 1");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_EVENT_LAST,
+                   "SELECT body FROM events WHERE profile_id = ?"
+                   " AND name = ? AND ts_ms <= ? ORDER BY ts_ms DESC, id DESC"
+                   " LIMIT 1");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);

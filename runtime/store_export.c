@@ -22,7 +22,8 @@ static cJSON *column_value(sqlite3_stmt *st, int col)
         return cJSON_CreateNumber(sqlite3_column_double(st, col));
     case SQLITE_TEXT: {
         const char *text = (const char *)sqlite3_column_text(st, col);
-        cJSON *parsed = json_column(sqlite3_column_name(st, col)) ? cJSON_Parse(text) : NULL;
+        cJSON *parsed =
+            json_column(sqlite3_column_name(st, col)) ? cJSON_Parse(text) : NULL;
         return parsed ? parsed : cJSON_CreateString(text);
     }
     default:

@@ -27,12 +27,14 @@ int store_outbox_insert(store *s, const char *key, int64_t instance_id,
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "queue message");
 }
 
-int store_outbox_hold(store *s, const char *key, const char *purpose, int64_t not_before_ms)
+int store_outbox_hold(store *s, const char *key, const char *purpose,
+                      int64_t not_before_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_HOLD,
-                                  "UPDATE outbox SET purpose = ?1, not_before_ms = ?2,"
-                                  " status = CASE WHEN ?2 > 0 THEN 'deferred' ELSE status END"
-                                  " WHERE idempotency_key = ?3");
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_OUTBOX_HOLD,
+                   "UPDATE outbox SET purpose = ?1, not_before_ms = ?2,"
+                   " status = CASE WHEN ?2 > 0 THEN 'deferred' ELSE status END"
+                   " WHERE idempotency_key = ?3");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, purpose, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, not_before_ms);
@@ -47,7 +49,8 @@ int store_outbox_release(store *s, int64_t now_ms)
                                   " WHERE status = 'deferred' AND not_before_ms <= ?");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, now_ms);
-    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "release deferred messages");
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return store_fail(s, "release deferred messages");
     return sqlite3_changes(store_db(s));
 }
 

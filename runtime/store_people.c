@@ -49,11 +49,11 @@ static int end_duplicate_instances(store *s, const char *from, const char *into,
                                    int64_t now_ms)
 {
     sqlite3_stmt *st;
-    const char *sql =
-        "SELECT a.id, b.id, a.journey FROM instances a JOIN instances b"
-        " ON b.journey = a.journey AND b.profile_id = ?2 AND b.state < 2"
-        " WHERE a.profile_id = ?1 AND a.state < 2";
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL)) return store_fail(s, "merge");
+    const char *sql = "SELECT a.id, b.id, a.journey FROM instances a JOIN instances b"
+                      " ON b.journey = a.journey AND b.profile_id = ?2 AND b.state < 2"
+                      " WHERE a.profile_id = ?1 AND a.state < 2";
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL))
+        return store_fail(s, "merge");
     sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, into, -1, SQLITE_STATIC);
     int rc = 0, ended = 0;
@@ -84,8 +84,7 @@ int store_profile_merge(store *s, const char *from, const char *into, int64_t no
         /* traits: the identified profile's win */
         "INSERT INTO profiles (id, traits) SELECT ?2, traits FROM profiles WHERE id = ?1"
         " ON CONFLICT (id) DO UPDATE SET traits = json_patch(excluded.traits, traits)",
-        "DELETE FROM profiles WHERE id = ?1",
-        NULL};
+        "DELETE FROM profiles WHERE id = ?1", NULL};
     int ended = end_duplicate_instances(s, from, into, now_ms);
     if (ended < 0) return -1;
     for (int i = 0; moves[i]; i++)
@@ -103,8 +102,7 @@ int store_profile_forget(store *s, const char *id, int64_t now_ms)
         " SELECT 'phone', phone_blind, 'forgotten', ?3 FROM profiles"
         " WHERE id = ?1 AND phone_blind NOT NULL",
         /* the data key goes with the row: crypto-shredding */
-        "DELETE FROM profiles WHERE id = ?1",
-        "DELETE FROM events WHERE profile_id = ?1",
+        "DELETE FROM profiles WHERE id = ?1", "DELETE FROM events WHERE profile_id = ?1",
         "DELETE FROM identities WHERE profile_id = ?1",
         "DELETE FROM consent WHERE profile_id = ?1",
         "DELETE FROM timers WHERE instance_id IN"
@@ -116,8 +114,7 @@ int store_profile_forget(store *s, const char *id, int64_t now_ms)
         " WHERE profile_id = ?1 AND state < 2",
         "UPDATE outbox SET status = 'cancelled', vars = '{}', updated_ms = ?3"
         " WHERE profile_id = ?1 AND status = 'queued'",
-        "DELETE FROM message_log WHERE profile_id = ?1",
-        NULL};
+        "DELETE FROM message_log WHERE profile_id = ?1", NULL};
     for (int i = 0; steps[i]; i++)
         if (store_run(s, steps[i], id, NULL, now_ms)) return -1;
     return 0;

@@ -78,9 +78,11 @@ static const char *const store_migrations[] = {
      * change. */
     "CREATE TABLE consent ("
     "  id INTEGER PRIMARY KEY, profile_id TEXT NOT NULL, channel TEXT NOT NULL,"
-    "  purpose TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('granted', 'revoked')),"
+    "  purpose TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('granted', "
+    "'revoked')),"
     "  at_ms INTEGER NOT NULL, source TEXT NOT NULL, proof TEXT);"
-    "CREATE INDEX consent_by_profile ON consent (profile_id, channel, purpose, at_ms, id);"
+    "CREATE INDEX consent_by_profile ON consent (profile_id, channel, purpose, at_ms, "
+    "id);"
     "CREATE TRIGGER consent_append_only BEFORE UPDATE OF channel, purpose, status, at_ms,"
     "  source, proof ON consent BEGIN"
     "  SELECT RAISE(ABORT, 'consent records are append-only'); END;"

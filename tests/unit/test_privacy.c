@@ -93,7 +93,6 @@ static privacy *open_privacy(store *s, const char *key_file, char *const *expose
     return p;
 }
 
-
 /* Whether GOT (malloc'd, freed here) is WANT; NULL matches NULL only. */
 static int text_is(char *got, const char *want)
 {
@@ -354,8 +353,9 @@ static void test_masks(store *s)
     CHECK_STR(member_text(u1, "first_name"), "Z***", "traits: first_name masked");
     CHECK_STR(member_text(u1, "last_name"), "Q***", "traits: last_name masked");
     (void)mask; /* fields other than email and phone keep one character */
-    CHECK_STR(member_text(u1, "birthday"), "1***",
-              "traits: the configured extra field (birthday) masked to its first character");
+    CHECK_STR(
+        member_text(u1, "birthday"), "1***",
+        "traits: the configured extra field (birthday) masked to its first character");
     CHECK_STR(member_text(u1, "plan"), "gold", "traits: a string trait unchanged");
     CHECK(member_number(u1, "age") == 41, "traits: a number trait unchanged");
     CHECK(cJSON_IsTrue(member(u1, "vip")), "traits: a boolean trait unchanged");
@@ -681,8 +681,8 @@ static int64_t forget_setup(privacy *p, store *s)
                         "{}", T0);
     store_run(s, "UPDATE outbox SET status = 'delivered' WHERE idempotency_key = ?1",
               "k-forget-2", NULL, 0);
-    message_log_row row = {inst, "u-forget", "welcome", "email", "sent", "delivered",
-                           NULL, NULL, T0};
+    message_log_row row = {inst,        "u-forget", "welcome", "email", "sent",
+                           "delivered", NULL,       NULL,      T0};
     store_message_log(s, &row);
     store_identity_link(s, "anon-forget", "u-forget", T0);
     store_commit(s);
@@ -750,8 +750,9 @@ static void test_forget_then_reuse(privacy *p, store *s)
     apply(p, s, "u-reuse", "{\"last_name\":\"Wimsey\"}");
     store_commit(s);
     privacy *fresh = open_privacy(s, key_path, NULL, 0);
-    CHECK(fresh && text_is(privacy_reveal(fresh, s, "u-reuse", "last_name"), "Wimsey"),
-          "forget: PII given to a forgotten id through the same handle survives a restart");
+    CHECK(
+        fresh && text_is(privacy_reveal(fresh, s, "u-reuse", "last_name"), "Wimsey"),
+        "forget: PII given to a forgotten id through the same handle survives a restart");
     privacy_free(fresh);
 }
 

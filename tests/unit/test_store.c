@@ -20,7 +20,6 @@ static char db_path[128];
 
 /* ---- helpers ----------------------------------------------------------- */
 
-
 static int str_eq(const char *a, const char *b)
 {
     if (!a || !b) return a == b;
@@ -462,8 +461,8 @@ static void test_outbox(store *s)
           "outbox: delivered leaves sending");
     store_outbox_free(m, count);
 
-    message_log_row row = {7,    "u1", "cart", "email", "cart_reminder", "delivered",
-                           NULL, NULL, T0 + 200};
+    message_log_row row = {7,           "u1", "cart", "email", "cart_reminder",
+                           "delivered", NULL, NULL,   T0 + 200};
     CHECK(store_message_log(s, &row) == 0 &&
               query_int(
                   s, "SELECT count(*) FROM message_log WHERE outcome = 'delivered'") == 1,
