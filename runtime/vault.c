@@ -241,14 +241,15 @@ int vault_write_new(const char *path, char *err, size_t err_len)
 }
 
 /* Another process created the key file just before us: read it, waiting up
- * to a second while it is still empty (created but not yet written). */
+ * to ten seconds while it is still empty (created, not yet written: its
+ * fsync can take that long on a loaded disk). */
 static int read_key_file_of_other_process(const char *path,
                                           unsigned char key[VAULT_KEY_LEN], char *err,
                                           size_t err_len)
 {
     const struct timespec pause = {0, 25 * 1000 * 1000};
     int rc = READ_EMPTY;
-    for (int attempt = 0; attempt < 40 && rc == READ_EMPTY; attempt++) {
+    for (int attempt = 0; attempt < 400 && rc == READ_EMPTY; attempt++) {
         if (attempt > 0) nanosleep(&pause, NULL);
         rc = read_key_file(path, key, err, err_len);
     }
