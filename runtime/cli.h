@@ -52,6 +52,10 @@ int cli_load_recipes(cli *c, host *h, engine *e);
  * key_file and pii settings).  0, or -1 (logged). */
 int cli_open_privacy(cli *c, store *s, privacy **out);
 
+/* For commands about people already known: 0 when the database exists,
+ * else -1 with an error (so a typo in --db creates nothing). */
+int cli_require_db(const cli *c);
+
 /* The guardrails the config sets (its arrays are borrowed from c). */
 guard_config cli_guard_config(const cli *c);
 

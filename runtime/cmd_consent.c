@@ -121,6 +121,7 @@ static int run_on_profile(cli *c, const set_request *rq)
     store *s = NULL;
     privacy *p = NULL;
     int rc = EXIT_FAILURE_RUNTIME;
+    if (cli_require_db(c)) return rc;
     if (store_open(c->db_path, &s, err, sizeof err)) {
         log_error("%s", err);
         goto done;

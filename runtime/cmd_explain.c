@@ -189,6 +189,7 @@ int cmd_explain(cli *c)
         fprintf(stderr, "nudge: usage: nudge explain PROFILE [JOURNEY]\n");
         return EXIT_USAGE;
     }
+    if (cli_require_db(c)) return EXIT_FAILURE_RUNTIME;
     if (store_open(c->db_path, &s, err, sizeof err)) return log_error("%s", err), 1;
     int rc = EXIT_FAILURE_RUNTIME;
     char *id = cli_open_privacy(c, s, &p) ? NULL : cli_find_profile(p, s, c->args[0]);

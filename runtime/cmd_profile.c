@@ -200,6 +200,7 @@ int cmd_profile(cli *c)
     }
     session ss;
     int rc = EXIT_FAILURE_RUNTIME;
+    if (strcmp(sub, "import") && cli_require_db(c)) return rc;
     if (open_session(c, &ss)) return close_session(&ss), rc;
     if (!strcmp(sub, "import")) {
         rc = import_file(&ss, c->args[1]);

@@ -79,6 +79,15 @@ int cli_open_privacy(cli *c, store *s, privacy **out)
     return 0;
 }
 
+int cli_require_db(const cli *c)
+{
+    if (access(c->db_path, F_OK) == 0) return 0;
+    log_error("no database at %s: nothing is known about anyone yet (pass --db, or run "
+              "`nudge run` or `nudge profile import` first)",
+              c->db_path);
+    return -1;
+}
+
 guard_config cli_guard_config(const cli *c)
 {
     guard_config g = {c->cfg.caps, c->cfg.cap_count, c->cfg.quiet, c->cfg.quiet_count,

@@ -34,6 +34,7 @@ typedef struct session {
 static int open_session(cli *c, session *ss)
 {
     char err[800];
+    if (cli_require_db(c)) return -1;
     if (store_open(c->db_path, &ss->store, err, sizeof err))
         return log_error("%s", err), -1;
     if (cli_open_privacy(c, ss->store, &ss->privacy)) return -1;

@@ -195,3 +195,17 @@ before=$(wc -l <"$TMP/dup.ndjson.out")
 run_nudge tick_early tick "$RECIPE" --now 2026-11-02T12:00:00Z --db "$TMP/dup.db" --outbox "$TMP/dup.ndjson.out"
 equals "tick: before the next timer exits 0, delivers nothing" \
     "$rc/$(summary "$TMP/tick_early.out" messages_delivered)/$(wc -l <"$TMP/dup.ndjson.out")" "0/0/$before"
+
+# ---- commands about known people need an existing database ----------------
+
+for cmd in "profile show u1" "profile export u1" "profile forget u1" "explain u1" \
+    "consent show u1"; do
+    # shellcheck disable=SC2086  # cmd is a list of words
+    run_nudge nodb --db "$TMP/none.db" $cmd
+    if [ "$rc" -eq 1 ] && grep -qF "no database at $TMP/none.db" "$TMP/nodb.err" &&
+        [ ! -e "$TMP/none.db" ] && [ ! -e "$TMP/nudge.key" ]; then
+        ok "no database: '$cmd' exits 1, says so, creates nothing"
+    else
+        not_ok "no database: '$cmd' exits 1, says so, creates nothing" "rc=$rc $(cat "$TMP/nodb.err")"
+    fi
+done
