@@ -198,12 +198,13 @@ equals "tick: before the next timer exits 0, delivers nothing" \
 
 # ---- commands about known people need an existing database ----------------
 
+mkdir "$TMP/nodb"
 for cmd in "profile show u1" "profile export u1" "profile forget u1" "explain u1" \
     "consent show u1"; do
     # shellcheck disable=SC2086  # cmd is a list of words
-    run_nudge nodb --db "$TMP/none.db" $cmd
-    if [ "$rc" -eq 1 ] && grep -qF "no database at $TMP/none.db" "$TMP/nodb.err" &&
-        [ ! -e "$TMP/none.db" ] && [ ! -e "$TMP/nudge.key" ]; then
+    run_nudge nodb --db "$TMP/nodb/none.db" $cmd
+    if [ "$rc" -eq 1 ] && grep -qF "no database at $TMP/nodb/none.db" "$TMP/nodb.err" &&
+        [ -z "$(ls -A "$TMP/nodb")" ]; then
         ok "no database: '$cmd' exits 1, says so, creates nothing"
     else
         not_ok "no database: '$cmd' exits 1, says so, creates nothing" "rc=$rc $(cat "$TMP/nodb.err")"
