@@ -71,16 +71,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
-$(BUILD)/tools/gen_events: tools/gen_events.c
+$(BUILD)/tools/gen_events: tools/gen_events.c tools/tool_args.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 
-$(BUILD)/tools/gen_profiles: tools/gen_profiles.c
+$(BUILD)/tools/gen_profiles: tools/gen_profiles.c tools/tool_args.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 
 # Benches the blind-index lookups against the core objects, like the unit tests.
-$(BUILD)/tools/bench_lookup: tools/bench_lookup.c $(CORE_OBJ)
+$(BUILD)/tools/bench_lookup: tools/bench_lookup.c tools/tool_args.h $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
@@ -98,7 +98,7 @@ bench: check-deps
 	@sh bench/run.sh $(BUILD)
 
 format:
-	clang-format -i runtime/*.[ch] lua/*.[ch] tests/unit/*.[ch] tools/*.c
+	clang-format -i runtime/*.[ch] lua/*.[ch] tests/unit/*.[ch] tools/*.[ch]
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -281,12 +281,20 @@ static int start_instance(engine *e, recipe *r, routing *rt)
 static int apply_identify(engine *e, const nudge_event *ev)
 {
     if (!ev->traits_json) return 0;
-    int rc = e->options.privacy
-                 ? privacy_apply_traits(e->options.privacy, e->store, ev->profile_id,
-                                        ev->traits_json)
-                 : store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json);
-    return rc ? rc
-              : consent_from_traits(e->store, ev->profile_id, ev->traits_json, ev->ts_ms);
+    if (!e->options.privacy)
+        return store_profile_merge_traits(e->store, ev->profile_id, ev->traits_json) ||
+                       consent_from_traits(e->store, ev->profile_id, ev->traits_json,
+                                           ev->ts_ms)
+                   ? -1
+                   : 0;
+    /* one parse for both: the consent ledger reads first, then the privacy
+     * pass masks PII members in place (consent flags are booleans, kept) */
+    cJSON *traits = cJSON_Parse(ev->traits_json);
+    int rc =
+        consent_from_object(e->store, ev->profile_id, traits, ev->ts_ms, "identify") ||
+        privacy_apply_object(e->options.privacy, e->store, ev->profile_id, traits);
+    cJSON_Delete(traits);
+    return rc ? -1 : 0;
 }
 
 /* Links FROM (an anonymous id, or alias's previousId) to profile INTO:

@@ -158,6 +158,22 @@ static int exec_cached(store *s, enum stmt_id id, const char *sql)
     return 0;
 }
 
+/* Runs a statement once with ?1 and ?2 bound to text (either may be NULL
+ * and unused) and ?3 to an integer. */
+int store_run(store *s, const char *sql, const char *a, const char *b, int64_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "prepare");
+    int params = sqlite3_bind_parameter_count(st);
+    if (params >= 1) store_bind_text(st, 1, a);
+    if (params >= 2) store_bind_text(st, 2, b);
+    if (params >= 3) sqlite3_bind_int64(st, 3, n);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, "statement");
+}
+
 int store_begin(store *s)
 {
     int rc = exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE");

@@ -9,6 +9,8 @@
 #include "privacy.h"
 #include "store.h"
 
+#include "tool_args.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -253,17 +255,7 @@ static void usage(const char *why)
 static uint64_t parse_count(const char *text, const char *flag, uint64_t min,
                             uint64_t max)
 {
-    char *end;
-    errno = 0;
-    unsigned long long value = text ? strtoull(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || text[0] == '-' || value < min ||
-        value > max) {
-        fprintf(stderr,
-                "bench_lookup: %s needs a whole number from %" PRIu64 " to %" PRIu64 "\n",
-                flag, min, max);
-        exit(2);
-    }
-    return value;
+    return tool_parse_count("bench_lookup", text, flag, min, max);
 }
 
 static struct options parse_options(int argc, char **argv)

@@ -1,6 +1,8 @@
 /* gen_events: synthetic Segment-format NDJSON for demos, tests and benches.
  * Usage: gen_events --users N --events M --seed S [--start ISO] [--days D].
  * Output is exactly M lines, time-ordered, byte-for-byte stable per arguments. */
+#include "tool_args.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -570,17 +572,7 @@ static void usage(const char *why)
 static uint64_t parse_count(const char *text, const char *flag, uint64_t min,
                             uint64_t max)
 {
-    char *end;
-    errno = 0;
-    unsigned long long value = text ? strtoull(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || text[0] == '-' || value < min ||
-        value > max) {
-        fprintf(stderr,
-                "gen_events: %s needs a whole number from %" PRIu64 " to %" PRIu64 "\n",
-                flag, min, max);
-        exit(2);
-    }
-    return value;
+    return tool_parse_count("gen_events", text, flag, min, max);
 }
 
 /* "YYYY-MM-DDTHH:MM:SSZ" (optionally with .mmm) to epoch milliseconds. */

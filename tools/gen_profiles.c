@@ -2,6 +2,8 @@
  * Usage: gen_profiles --count N --seed S [--format csv|ndjson].  CSV has the
  * header id,email,phone,first_name,last_name,plan,city; emails and phones are
  * unique, and the output is byte-for-byte stable per arguments. */
+#include "tool_args.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -110,17 +112,7 @@ static void usage(const char *why)
 static uint64_t parse_count(const char *text, const char *flag, uint64_t min,
                             uint64_t max)
 {
-    char *end;
-    errno = 0;
-    unsigned long long value = text ? strtoull(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || text[0] == '-' || value < min ||
-        value > max) {
-        fprintf(stderr,
-                "gen_profiles: %s needs a whole number from %" PRIu64 " to %" PRIu64 "\n",
-                flag, min, max);
-        exit(2);
-    }
-    return value;
+    return tool_parse_count("gen_profiles", text, flag, min, max);
 }
 
 static struct options parse_options(int argc, char **argv)
