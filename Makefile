@@ -3,7 +3,7 @@
 CC      ?= cc
 PKGS    := lua5.4 libcjson sqlite3 libsodium libcurl
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
-            libcurl4-openssl-dev libsodium-dev libcjson-dev libcsv-dev sqlite3 time tzdata
+            libcurl4-openssl-dev libsodium-dev libcjson-dev libcsv-dev libmicrohttpd-dev sqlite3 time tzdata python3 python3-aiosmtpd
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ilua
 ifeq ($(SAN),1)
@@ -20,7 +20,7 @@ LIBS     = $(PKG_LIBS) -lcsv -lpthread -lm
 RUNTIME_SRC := $(wildcard runtime/*.c) $(wildcard lua/*.c)
 CORE_SRC    := $(filter-out runtime/main.c,$(RUNTIME_SRC))
 CORE_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC)) $(BUILD)/obj/stdlib_embed.o
-STDLIB_LUA  := $(sort $(wildcard stdlib/*.lua))
+STDLIB_LUA  := $(sort $(wildcard stdlib/*.lua stdlib/channels/*.lua))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
@@ -45,6 +45,8 @@ deps:
 check-deps:
 	@for h in /usr/include/lua5.4/lua.h /usr/include/sqlite3.h /usr/include/sodium.h \
 	          /usr/include/cjson/cJSON.h /usr/include/x86_64-linux-gnu/curl/curl.h /usr/include/csv.h \
+	          /usr/include/microhttpd.h \
+	          /usr/lib/python3/dist-packages/aiosmtpd/__init__.py \
 	          /usr/bin/sqlite3 /usr/bin/time /usr/share/zoneinfo/America/New_York; do \
 	  [ -e $$h ] || { echo "missing $$h: running make deps"; $(MAKE) --no-print-directory deps; break; }; \
 	done; command -v pkg-config >/dev/null || $(MAKE) --no-print-directory deps
@@ -84,6 +86,12 @@ $(BUILD)/tools/bench_lookup: tools/bench_lookup.c tools/tool_args.h $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
+# The local HTTP endpoint the delivery bench sends to.
+$(BUILD)/tools/http_sink: tools/http_sink.c tools/tool_args.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(shell pkg-config --cflags libmicrohttpd) \
+	  -o $@ $< $(shell pkg-config --libs libmicrohttpd)
+
 test: check-deps
 	@$(MAKE) --no-print-directory $(BUILD)/nudge $(UNIT_BIN) $(BUILD)/tools/gen_events
 	@BUILD=$(BUILD) sh tests/run.sh
@@ -94,7 +102,7 @@ demo: check-deps
 
 bench: check-deps
 	@$(MAKE) --no-print-directory $(BUILD)/nudge $(BUILD)/tools/gen_events \
-	  $(BUILD)/tools/gen_profiles $(BUILD)/tools/bench_lookup
+	  $(BUILD)/tools/gen_profiles $(BUILD)/tools/bench_lookup $(BUILD)/tools/http_sink
 	@sh bench/run.sh $(BUILD)
 
 format:

@@ -8,6 +8,9 @@
 
 int luaopen_nudge_time(lua_State *L);
 int luaopen_nudge_pii(lua_State *L);
+/* require "nudge.codec": JSON, form and URL escapes, base64, HMAC-SHA256
+ * for the channel adapters (lua/l_codec.c). */
+int luaopen_nudge_codec(lua_State *L);
 /* The database whose blind-index key pii.blind uses (NULL: none). */
 struct privacy;
 void l_pii_use(const struct privacy *p);

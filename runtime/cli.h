@@ -23,7 +23,7 @@ typedef struct cli {
     const char *reason;                   /* nudge suppress add */
     int dry_run, strict, quiet, verbose, rotate;
     int make;        /* nudge unsubscribe --make */
-    int no_delivery; /* nudge simulate: queued messages stay in the outbox table */
+    int no_delivery; /* --no-deliver, nudge simulate: queued messages stay in the outbox */
     const char *format, *timeline; /* nudge simulate --format json, --timeline all */
     config cfg;
 } cli;

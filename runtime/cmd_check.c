@@ -1,10 +1,15 @@
-/* `nudge check`: loads and validates recipes, then shows how many journey
- * instances sit at each step of each recipe version. */
+/* `nudge check`: loads and validates recipes and the templates their
+ * j:send calls use, then shows how many journey instances sit at each step
+ * of each recipe version. */
+#include "check_templates.h"
 #include "cli.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static const char *state_names[] = {"running", "waiting", "completed", "exited",
                                     "failed"};
@@ -31,6 +36,100 @@ static void print_census(store *s)
     if (!rows) printf("no journey instances yet\n");
 }
 
+/* ---- templates: the recipe files cli_load_recipes loaded ------------------ */
+
+typedef struct template_pass {
+    const config *cfg;
+    char **folders; /* recipe folders whose templates/ was checked already */
+    int folder_count;
+    int errors;
+} template_pass;
+
+static int is_recipe_file(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && !strcmp(name + n - 4, ".lua") &&
+           (n < 9 || strcmp(name + n - 9, "_test.lua"));
+}
+
+static char *read_source(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0;
+    if (!f) return NULL;
+    if (getdelim(&text, &len, 0, f) < 0) free(text), text = NULL;
+    fclose(f);
+    return text;
+}
+
+/* 1 the first time a recipe of PATH's folder is seen (its templates/ are
+ * then checked once for all the recipes there). */
+static int first_in_folder(template_pass *p, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 0;
+    for (int i = 0; i < p->folder_count; i++)
+        if (strlen(p->folders[i]) == len && !strncmp(p->folders[i], path, len)) return 0;
+    char *folder = strndup(path, len);
+    char **grown =
+        folder ? realloc(p->folders, (p->folder_count + 1) * sizeof *grown) : NULL;
+    if (!grown)
+        return free(folder), 1; /* out of memory: check it again rather than never */
+    p->folders = grown;
+    p->folders[p->folder_count++] = folder;
+    return 1;
+}
+
+static void check_recipe_file(template_pass *p, const char *path)
+{
+    char *source = read_source(path);
+    if (!source) {
+        log_error("cannot read %s: %m", path);
+        p->errors++;
+        return;
+    }
+    p->errors += first_in_folder(p, path)
+                     ? check_recipe_templates(path, source, p->cfg, stderr)
+                     : check_recipe_sends(path, source, p->cfg, stderr);
+    free(source);
+}
+
+static void check_folder_recipes(template_pass *p, const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (is_recipe_file(names[i]->d_name)) check_recipe_file(p, path);
+        free(names[i]);
+    }
+    if (n >= 0) free(names);
+}
+
+/* The template problems of the recipes named as cli_load_recipes reads
+ * them (printed on stderr); the number of errors. */
+static int check_templates(cli *c)
+{
+    const char **paths = c->args;
+    int count = c->arg_count;
+    template_pass p = {&c->cfg, NULL, 0, 0};
+    if (!count)
+        paths = (const char **)c->cfg.recipe_dirs, count = c->cfg.recipe_dir_count;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+            check_folder_recipes(&p, paths[i]);
+        else
+            check_recipe_file(&p, paths[i]);
+    }
+    for (int i = 0; i < p.folder_count; i++)
+        free(p.folders[i]);
+    free(p.folders);
+    return p.errors;
+}
+
 int cmd_check(cli *c)
 {
     char err[600];
@@ -39,6 +138,7 @@ int cmd_check(cli *c)
         return log_error("%s", err), EXIT_FAILURE_RUNTIME;
     host *h = host_new(s, c->cfg.limits);
     int rc = cli_load_recipes(c, h, NULL) ? EXIT_USAGE : EXIT_OK;
+    if (rc == EXIT_OK && check_templates(c)) rc = EXIT_USAGE;
     if (rc == EXIT_OK) {
         printf("recipes ok\n");
         print_census(s);

@@ -58,6 +58,17 @@ static int same_message(const cJSON *a, const cJSON *b)
            !strcmp(ta, tb);
 }
 
+/* What the senders made of a message: its status, and for a retry or a
+ * dead letter the tries so far and the provider's last answer. */
+static void print_delivery(const cJSON *o, char *done)
+{
+    const char *status = text_of(o, "status"), *response = text_of(o, "response");
+    long attempts = (long)int_of(o, "attempts");
+    printf(", then %s %s", status, when(int_of(o, "updated_ms"), done));
+    if (response && (!strcmp(status, "failed") || !strcmp(status, "retry")))
+        printf(" after %ld %s: %s", attempts, attempts == 1 ? "try" : "tries", response);
+}
+
 /* One queue-time message-log row: what happened to a send, and why; for a
  * queued one, what became of it (its outbox status, and the reason when
  * the second check stopped it). */
@@ -73,8 +84,7 @@ static void print_message(const cJSON *m, const cJSON *log, const cJSON *outbox)
         if (same_message(o, m) &&
             (!strcmp(outcome, "queued") || !strcmp(outcome, "deferred")) &&
             strcmp(text_of(o, "status"), outcome))
-            printf(", then %s %s", text_of(o, "status"),
-                   when(int_of(o, "updated_ms"), done));
+            print_delivery(o, done);
     for (const cJSON *d = log ? log->child : NULL; d; d = d->next)
         if (at_delivery(d) && same_message(d, m) &&
             int_of(d, "at_ms") >= int_of(m, "at_ms"))
@@ -163,7 +173,8 @@ static int explain(store *s, const char *id, const char *journey)
                                  id);
     cJSON *outbox = store_rows_json(s,
                                     "SELECT instance_id, channel, template, status,"
-                                    " updated_ms FROM outbox WHERE profile_id = ?1",
+                                    " updated_ms, attempts, response FROM outbox"
+                                    " WHERE profile_id = ?1",
                                     id);
     int shown = 0;
     printf("profile %s\n", id);

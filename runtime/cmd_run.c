@@ -22,7 +22,8 @@ typedef struct run_state {
     cli *c;
     store *store;
     engine *engine;
-    deliverer *deliverer; /* NULL: deliver on this thread */
+    deliverer *deliverer;     /* NULL: deliver on this thread */
+    deliver_senders *senders; /* the adapters' channels; NULL: none */
     privacy *privacy;
     guard_config guard;
     deliver_rates rates; /* the channels' token buckets, for the whole run */
@@ -139,6 +140,13 @@ void cli_print_summary(const cli *c, const engine_stats *st, store *s)
     }
 }
 
+static void add_counts(run_state *r, const deliver_counts *counts)
+{
+    r->stats.messages_delivered += counts->delivered;
+    r->stats.messages_stopped += counts->stopped;
+    r->stats.messages_failed += counts->failed;
+}
+
 /* Commits the batch in hand, delivers what it queued, opens the next. */
 static int commit_batch(run_state *r, int reopen)
 {
@@ -147,12 +155,13 @@ static int commit_batch(run_state *r, int reopen)
     r->batch_started_ns = time_mono_ns();
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
-    deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard, &r->rates};
-    if (!r->c->no_delivery &&
-        (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
-                      : deliver_outbox(r->store, &o, &r->stats.messages_delivered,
-                                       &r->stats.messages_stopped)))
+    deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard,
+                         &r->rates,          r->senders,           !reopen};
+    deliver_counts counts = {0, 0, 0};
+    if (!r->c->no_delivery && (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
+                                            : deliver_outbox(r->store, &o, &counts)))
         return -1;
+    add_counts(r, &counts);
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;
     /* under the wall clock, timers that came due meanwhile fire first */
@@ -195,6 +204,10 @@ static int open_run(run_state *r, cli *c, host **h)
     if (cli_open_privacy(c, r->store, &r->privacy)) return EXIT_FAILURE_RUNTIME;
     r->guard = cli_guard_config(c);
     deliver_rates_init(&r->rates, c->cfg.rates, c->cfg.rate_count);
+    if (!c->dry_run && !c->no_delivery &&
+        deliver_senders_open(c->cfg.channels, c->cfg.channel_count, r->privacy, r->store,
+                             &r->senders, err, sizeof err))
+        return log_error("%s", err), EXIT_USAGE;
     engine_options options = {.event_clock = c->clock && !strcmp(c->clock, "event"),
                               .consent_default = c->cfg.consent_default,
                               .timezone = c->cfg.timezone,
@@ -214,6 +227,7 @@ static void close_run(run_state *r, host *h)
 {
     engine_free(r->engine);
     host_free(h);
+    deliver_senders_close(r->senders);
     l_pii_use(NULL);
     privacy_free(r->privacy);
     store_close(r->store);
@@ -233,7 +247,8 @@ static int run_events(run_state *r)
         c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
     if (!c->dry_run && !c->no_delivery &&
         !(r->deliverer =
-              deliverer_start(c->db_path, c->outbox_path, &r->guard, &r->rates))) {
+              deliverer_start(c->db_path, c->outbox_path, &r->guard, &r->rates,
+                              r->senders))) {
         if (in != stdin) fclose(in);
         return -1;
     }
@@ -250,9 +265,9 @@ static int run_events(run_state *r)
     r->stats.events_rejected = r->ingest.rejected;
     if (!rc) rc = commit_batch(r, 0);
     store_rollback(r->store); /* after an error, or the dry run's work */
-    if (deliverer_finish(r->deliverer, &r->stats.messages_delivered,
-                         &r->stats.messages_stopped))
-        rc = -1;
+    deliver_counts counts = {0, 0, 0};
+    if (deliverer_finish(r->deliverer, &counts)) rc = -1;
+    add_counts(r, &counts);
     r->deliverer = NULL;
     return rc;
 }

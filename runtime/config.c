@@ -391,6 +391,11 @@ static int read_channels(lua_State *L, int idx, config *c, const char *file, cha
         int rc =
             rule_channel(L, file, "channels", RATE_EXAMPLE, rate.channel, err, err_len);
         if (!rc) rc = read_channel(L, file, &rate, err, err_len);
+        if (rc >= 0 && config_read_channel(L, file, rate.channel,
+                                           &c->channels[c->channel_count], err, err_len))
+            rc = -1;
+        else if (rc >= 0)
+            c->channel_count++;
         if (rc > 0 && c->rate_count == GUARD_RULES_MAX) {
             snprintf(err, err_len, "%s: key 'channels': at most %d channels with a rate",
                      file, GUARD_RULES_MAX);
@@ -513,5 +518,6 @@ void config_free(config *c)
     for (int i = 0; i < c->pii_exposed_count; i++)
         free(c->pii_exposed[i]);
     free(c->pii_fields), free(c->pii_exposed);
+    config_free_channels(c);
     memset(c, 0, sizeof *c);
 }

@@ -2,6 +2,7 @@
  * sandbox.  Unknown keys and wrong types are errors naming the key. */
 #ifndef NUDGE_CONFIG_H
 #define NUDGE_CONFIG_H
+#include "channel.h"
 #include "guard.h"
 #include "sandbox.h"
 
@@ -24,6 +25,8 @@ typedef struct config {
     int quiet_count;
     guard_rate rates[GUARD_RULES_MAX]; /* channels.NAME.rate/burst: none by default */
     int rate_count;
+    channel_config channels[GUARD_RULES_MAX]; /* channels.NAME: adapters, senders */
+    int channel_count;
 } config;
 
 /* Fills `out` with defaults, then with `path` when given (or when
@@ -38,5 +41,18 @@ void config_free(config *c);
  * 0, or -1 with `err`.  [-0, +0, m] */
 int config_read_caps(lua_State *L, int idx, const char *file, const char *key,
                      guard_cap *caps, int *count, char *err, size_t err_len);
+
+/* The delivery settings of the channels.NAME table at -1 into *CH
+ * (config_channels.c): adapter (a path is made relative to FILE's folder),
+ * concurrency, timeout, max_attempts, retry_base, retry_max, and the table
+ * as JSON.  A secret given in the clear (password = "...") is an error
+ * that says to use password_env.  0, or -1 with ERR.  [-0, +0, m] */
+int config_read_channel(lua_State *L, const char *file, const char *name,
+                        channel_config *ch, char *err, size_t err_len);
+void config_free_channels(config *c);
+
+/* The settings of channel NAME, or NULL when the config does not name it
+ * (it then goes to the file channel). */
+const channel_config *config_channel(const config *c, const char *name);
 
 #endif

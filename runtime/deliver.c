@@ -1,4 +1,4 @@
-/* The file channel, exactly once.  A batch is marked "sending" together
+/* The outbox's delivery loop, and the file channel, exactly once.  A batch is marked "sending" together
  * with the file's length before the write; after a crash, the lines past
  * that length belong to the unfinished batch, so the file is cut back
  * there and the batch written again.  An exclusive flock on the file keeps
@@ -65,7 +65,7 @@ static int write_batch(int fd, const outbox_message *msgs, int count, int is_fil
     char *buf = malloc(cap);
     int rc = buf ? 0 : -1;
     for (int i = 0; i < count && !rc; i++) {
-        if (msgs[i].blocked) continue;
+        if (msgs[i].blocked || msgs[i].sent) continue;
         char *text = message_line(&msgs[i]);
         size_t n = text ? strlen(text) : 0;
         if (!text) rc = -1;
@@ -175,7 +175,7 @@ static void pause_ns(int64_t ns)
  * message has none, and after the batch when it left messages out).
  * Returns the number handled, 0 when none, -1 on error. */
 static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file,
-                         const char *status, long *delivered, long *stopped)
+                         const char *status, deliver_counts *counts)
 {
     outbox_message *msgs;
     int fetched, count, rc = -1, blocked = 0, queued = !strcmp(status, "queued");
@@ -194,13 +194,17 @@ static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file
     } else if ((blocked = mark(s, o, msgs, count, "queued", "sending", end)) < 0) {
         goto done;
     }
+    /* the senders' messages first: their outcomes leave "sending" before
+     * the file channel's messages are marked delivered as a run of ids */
+    if (o->senders && deliver_senders_run(o->senders, s, msgs, count, counts)) goto done;
     if (write_batch(fd, msgs, count, is_file)) {
         log_error("file channel: write failed: %m");
         goto done;
     }
     if (mark(s, o, msgs, count, "sending", "delivered", 0) < 0) goto done;
-    *delivered += count - blocked;
-    if (stopped) *stopped += blocked;
+    for (int i = 0; i < count; i++)
+        counts->delivered += !msgs[i].blocked && !msgs[i].sent;
+    counts->stopped += blocked;
     rc = count;
     if (count < fetched) pause_ns(wait_ns);
 done:
@@ -208,15 +212,32 @@ done:
     return rc;
 }
 
-/* Deferred messages whose time has come join the queue. */
+/* Deferred messages whose time has come (the run's clock), and retries
+ * whose time has come (the wall clock), join the queue. */
 static int release_due(store *s, int64_t now_ms)
 {
     if (store_begin(s)) return -1;
-    if (store_outbox_release(s, now_ms) < 0) return store_rollback(s), -1;
+    if (store_outbox_release(s, now_ms) < 0 ||
+        store_outbox_release_retries(s, time_wall_ms()) < 0)
+        return store_rollback(s), -1;
     return store_commit(s);
 }
 
-int deliver_outbox(store *s, const deliver_options *o, long *delivered, long *stopped)
+static int deliver_round(store *s, const deliver_options *o, deliver_counts *counts);
+
+int deliver_outbox(store *s, const deliver_options *o, deliver_counts *counts)
+{
+    int rc;
+    while (!(rc = deliver_round(s, o, counts)) && o->finish) {
+        int64_t next = store_outbox_next_retry(s), now = time_wall_ms();
+        if (next <= 0 || next - now > DELIVER_RETRY_WAIT_MS) break;
+        if (next > now) pause_ns((next - now) * 1000000);
+    }
+    return rc;
+}
+
+/* One pass over what is due now. */
+static int deliver_round(store *s, const deliver_options *o, deliver_counts *counts)
 {
     if (release_due(s, o->now_ms)) return -1;
     int is_file = strcmp(o->path, "-") != 0;
@@ -231,10 +252,10 @@ int deliver_outbox(store *s, const deliver_options *o, long *delivered, long *st
         return close(fd), -1;
     }
     int n;
-    while ((n = deliver_batch(s, o, fd, is_file, "sending", delivered, stopped)) > 0)
+    while ((n = deliver_batch(s, o, fd, is_file, "sending", counts)) > 0)
         ;
     if (n == 0)
-        while ((n = deliver_batch(s, o, fd, is_file, "queued", delivered, stopped)) > 0)
+        while ((n = deliver_batch(s, o, fd, is_file, "queued", counts)) > 0)
             ;
     if (is_file) close(fd);
     return n < 0 ? -1 : 0;

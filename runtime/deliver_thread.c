@@ -17,9 +17,10 @@ struct deliverer {
     store *store;
     const char *outbox_path;
     const guard_config *guard;
-    deliver_rates *rates; /* the caller's, used by this thread alone */
+    deliver_rates *rates;      /* the caller's, used by this thread alone */
+    deliver_senders *senders; /* likewise */
     int kicked, stopping, failed;
-    long delivered, stopped;
+    deliver_counts counts;
     int64_t now_ms; /* the run's clock at the last kick */
 };
 
@@ -42,13 +43,15 @@ static void *deliverer_main(void *arg)
     deliverer *d = arg;
     int last, rc;
     do {
-        long sent = 0, stopped = 0;
-        deliver_options o = {d->outbox_path, 0, d->guard, d->rates};
+        deliver_counts counts = {0, 0, 0};
+        deliver_options o = {d->outbox_path, 0, d->guard, d->rates, d->senders, 0};
         last = wait_for_work(d, &o.now_ms);
-        rc = deliver_outbox(d->store, &o, &sent, &stopped);
+        o.finish = last;
+        rc = deliver_outbox(d->store, &o, &counts);
         pthread_mutex_lock(&d->lock);
-        d->delivered += sent;
-        d->stopped += stopped;
+        d->counts.delivered += counts.delivered;
+        d->counts.stopped += counts.stopped;
+        d->counts.failed += counts.failed;
         d->failed |= rc != 0;
         pthread_mutex_unlock(&d->lock);
     } while (!rc && !last);
@@ -56,7 +59,8 @@ static void *deliverer_main(void *arg)
 }
 
 deliverer *deliverer_start(const char *db_path, const char *outbox_path,
-                           const guard_config *guard, deliver_rates *rates)
+                           const guard_config *guard, deliver_rates *rates,
+                           deliver_senders *senders)
 {
     char err[600];
     deliverer *d = calloc(1, sizeof *d);
@@ -64,6 +68,7 @@ deliverer *deliverer_start(const char *db_path, const char *outbox_path,
     d->outbox_path = outbox_path;
     d->guard = guard;
     d->rates = rates;
+    d->senders = senders;
     if (store_open(db_path, &d->store, err, sizeof err)) {
         log_error("%s", err);
         return free(d), NULL;
@@ -91,7 +96,7 @@ int deliverer_kick(deliverer *d, int64_t now_ms)
     return failed ? -1 : 0;
 }
 
-int deliverer_finish(deliverer *d, long *delivered, long *stopped)
+int deliverer_finish(deliverer *d, deliver_counts *counts)
 {
     if (!d) return 0;
     pthread_mutex_lock(&d->lock);
@@ -100,8 +105,9 @@ int deliverer_finish(deliverer *d, long *delivered, long *stopped)
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
     int rc = d->failed ? -1 : 0;
-    *delivered += d->delivered;
-    *stopped += d->stopped;
+    counts->delivered += d->counts.delivered;
+    counts->stopped += d->counts.stopped;
+    counts->failed += d->counts.failed;
     store_close(d->store);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->wake);

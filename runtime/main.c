@@ -12,7 +12,7 @@ static const char usage[] =
     "usage: nudge [--config FILE] [--db FILE] [-q|-v] COMMAND ...\n"
     "\n"
     "  nudge run [RECIPE|DIR ...] [--events FILE|-] [--clock wall|event] [--dry-run] "
-    "[--strict]\n"
+    "[--no-deliver] [--strict]\n"
     "  nudge tick [RECIPE|DIR ...] [--now TIME]   fire due timers, deliver the outbox, "
     "exit\n"
     "  nudge simulate RECIPE ... --events FILE [--format json] [--timeline all]   "
@@ -77,6 +77,8 @@ static int parse_flag(cli *c, const char *arg, const char *value, int *used)
         c->verbose = 1;
     } else if (!strcmp(arg, "--dry-run")) {
         c->dry_run = 1;
+    } else if (!strcmp(arg, "--no-deliver")) {
+        c->no_delivery = 1;
     } else if (!strcmp(arg, "--strict")) {
         c->strict = 1;
     } else if (!strcmp(arg, "--rotate")) {

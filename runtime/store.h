@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 typedef struct store store;
 
@@ -252,7 +252,10 @@ typedef struct outbox_message {
     int64_t id, instance_id, created_ms;
     char *idempotency_key, *journey, *profile_id, *channel, *template_name, *vars_json;
     char *purpose;
+    char *recipe_path; /* the file of the instance's recipe version (NULL: unknown) */
+    int attempts;      /* tries so far */
     int blocked; /* set by the deliverer: stopped at the second check */
+    int sent;    /* set by the deliverer: handled by a sender, not the file channel */
 } outbox_message;
 
 int store_outbox_insert(store *s, const char *key, int64_t instance_id,
@@ -265,6 +268,17 @@ int store_outbox_hold(store *s, const char *key, const char *purpose,
                       int64_t not_before_ms);
 /* Deferred messages due at now_ms become "queued" again: how many, or -1. */
 int store_outbox_release(store *s, int64_t now_ms);
+/* Messages waiting to be tried again ("retry") whose retry_at_ms (wall
+ * time) has come become "queued": how many, or -1. */
+int store_outbox_release_retries(store *s, int64_t wall_ms);
+/* The earliest retry_at_ms of the messages waiting to be tried again, 0
+ * when none is, -1 on error. */
+int64_t store_outbox_next_retry(store *s);
+/* A sender's outcome for message ID: its status ("delivered", "retry",
+ * "failed"), tries so far, when to try again (status "retry") and the
+ * provider's answer (may be NULL). */
+int store_outbox_outcome(store *s, int64_t id, const char *status, int attempts,
+                         int64_t retry_at_ms, const char *response, int64_t at_ms);
 /* Loads up to max messages with the given status ("queued", "sending") in id
  * order. */
 int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,

@@ -54,14 +54,55 @@ int store_outbox_release(store *s, int64_t now_ms)
     return sqlite3_changes(store_db(s));
 }
 
+int store_outbox_release_retries(store *s, int64_t wall_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_RETRIES,
+                                  "UPDATE outbox SET status = 'queued'"
+                                  " WHERE status = 'retry' AND retry_at_ms <= ?");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, wall_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "release retries");
+    return sqlite3_changes(store_db(s));
+}
+
+int64_t store_outbox_next_retry(store *s)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_NEXT_RETRY,
+                                  "SELECT coalesce(min(retry_at_ms), 0) FROM outbox"
+                                  " WHERE status = 'retry'");
+    if (!st) return -1;
+    int64_t at = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return at;
+}
+
+int store_outbox_outcome(store *s, int64_t id, const char *status, int attempts,
+                         int64_t retry_at_ms, const char *response, int64_t at_ms)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_OUTCOME,
+                                  "UPDATE outbox SET status = ?, attempts = ?,"
+                                  " retry_at_ms = ?, response = ?, updated_ms = ?"
+                                  " WHERE id = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, retry_at_ms);
+    store_bind_text(st, 4, response);
+    sqlite3_bind_int64(st, 5, at_ms);
+    sqlite3_bind_int64(st, 6, id);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "outbox outcome");
+}
+
 int store_outbox_fetch(store *s, const char *status, int max, outbox_message **out,
                        int *count)
 {
     sqlite3_stmt *st =
         store_stmt(s, STMT_OUTBOX_FETCH,
-                   "SELECT id, instance_id, created_ms, idempotency_key, journey,"
-                   " profile_id, channel, template, vars, purpose FROM outbox"
-                   " WHERE status = ? ORDER BY id LIMIT ?");
+                   "SELECT o.id, o.instance_id, o.created_ms, o.idempotency_key,"
+                   " o.journey, o.profile_id, o.channel, o.template, o.vars, o.purpose,"
+                   " o.attempts, (SELECT r.path FROM instances i JOIN recipe_versions r"
+                   " ON r.hash = i.version WHERE i.id = o.instance_id)"
+                   " FROM outbox o WHERE o.status = ? ORDER BY o.id LIMIT ?");
     int rc;
     *count = 0;
     if (!st || !(*out = calloc((size_t)max, sizeof **out))) return -1;
@@ -79,6 +120,8 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
         m->template_name = store_column_dup(st, 7);
         m->vars_json = store_column_dup(st, 8);
         m->purpose = store_column_dup(st, 9);
+        m->attempts = sqlite3_column_int(st, 10);
+        m->recipe_path = store_column_dup(st, 11);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -92,6 +135,7 @@ void store_outbox_free(outbox_message *msgs, int count)
         outbox_message *m = &msgs[i];
         free(m->idempotency_key), free(m->journey), free(m->profile_id);
         free(m->channel), free(m->template_name), free(m->vars_json), free(m->purpose);
+        free(m->recipe_path);
     }
     free(msgs);
 }

@@ -90,6 +90,12 @@ static const char *const store_migrations[] = {
     "ALTER TABLE outbox ADD COLUMN purpose TEXT NOT NULL DEFAULT 'marketing';"
     "ALTER TABLE outbox ADD COLUMN not_before_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE message_log ADD COLUMN detail TEXT;",
+    /* version 4: delivery by the senders.  A message may wait for another
+     * try (status 'retry' until retry_at_ms, wall time) or end as a dead
+     * letter ('failed'); response keeps the provider's last answer. */
+    "ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outbox ADD COLUMN retry_at_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outbox ADD COLUMN response TEXT;",
 };
 
 #define STORE_MIGRATION_COUNT (int)(sizeof store_migrations / sizeof store_migrations[0])

@@ -1,6 +1,7 @@
 /* embed: turn the stdlib Lua files into a C file so the binary carries its own
  * stdlib.  Usage: embed FILE... > out.c.  Each file becomes one entry of
- * `nudge_stdlib[]`, named by its basename without ".lua". */
+ * `nudge_stdlib[]`, named by its module name: the path below stdlib/ without
+ * ".lua", "/" turned into "." (stdlib/channels/smtp.lua is "channels.smtp"). */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,29 @@ static int emit_file(const char *path, int index)
     return n;
 }
 
+/* Prints PATH's module name as a C string literal; -1 when it holds a
+ * character a module name cannot. */
+static int emit_module_name(const char *path)
+{
+    const char *name = path, *p;
+    for (p = strstr(path, "stdlib/"); p; p = strstr(p + 1, "stdlib/"))
+        if (p == path || p[-1] == '/') name = p + 7;
+    if (name == path && strrchr(path, '/')) name = strrchr(path, '/') + 1;
+    size_t len = strlen(name);
+    if (len > 4 && !strcmp(name + len - 4, ".lua")) len -= 4;
+    if (!len || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "0123456789_-/") < len) {
+        fprintf(stderr, "embed: %s: a stdlib file name is letters, digits, _ and -\n",
+                path);
+        return -1;
+    }
+    putchar('"');
+    for (size_t i = 0; i < len; i++)
+        putchar(name[i] == '/' ? '.' : name[i]);
+    putchar('"');
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int sizes[256];
@@ -30,10 +54,9 @@ int main(int argc, char **argv)
         if ((sizes[i - 1] = emit_file(argv[i], i)) < 0) return 1;
     printf("const struct embedded_file nudge_stdlib[] = {\n");
     for (int i = 1; i < argc; i++) {
-        const char *base = strrchr(argv[i], '/');
-        base = base ? base + 1 : argv[i];
-        int len = (int)strcspn(base, ".");
-        printf("  {\"%.*s\", file_%d, %d},\n", len, base, i, sizes[i - 1]);
+        printf("  {");
+        if (emit_module_name(argv[i])) return 1;
+        printf(", file_%d, %d},\n", i, sizes[i - 1]);
     }
     printf("  {NULL, NULL, 0}\n};\n");
     return 0;

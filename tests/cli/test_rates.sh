@@ -25,7 +25,7 @@ return {
   quiet_hours = { sms = false },
   channels = {
     sms = { rate = 20, burst = 1 },
-    email = { adapter = "smtp" },  -- no rate: unlimited
+    email = {},                    -- no rate: unlimited
   },
 }
 EOS
