@@ -3,6 +3,8 @@
  * beside the recipe are checked for syntax, presence and the vars they need. */
 #include "check_templates.h"
 
+#include <cJSON.h>
+
 #include <ctype.h>
 #include <dirent.h>
 #include <stdlib.h>
@@ -404,6 +406,7 @@ int check_template_folder(const char *recipe_path, FILE *out)
 typedef struct send_check {
     const char *recipe_path, *folder;
     const config *cfg;
+    cJSON *inline_templates; /* the recipe's journey{ templates }, or NULL */
     FILE *out;
     int errors;
 } send_check;
@@ -412,7 +415,7 @@ typedef struct send_check {
 typedef struct vars_check {
     send_check *check;
     const send_call *call;
-    const char *file;
+    const char *file, *text;
     int reported_count; /* first segments already reported for this file */
     char reported[CHECK_MAX_KEYS][TEMPLATE_MAX_NAME + 1];
 } vars_check;
@@ -434,11 +437,26 @@ static int first_report(vars_check *vc, const char *segment)
     return 1;
 }
 
+/* 1 when TEXT opens a section on NAME ({{#name}} or {{^name}}): a value
+ * that may be left out. */
+static int opens_section(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2 + strspn(p + 2, " ");
+        if (*q != '#' && *q != '^') continue;
+        q += 1 + strspn(q + 1, " ");
+        if (!strncmp(q, name, n) && (q[n] == '}' || q[n] == ' ')) return 1;
+    }
+    return 0;
+}
+
 static void check_name(void *ctx, const char *name, int line, int in_section)
 {
     vars_check *vc = ctx;
     char first[TEMPLATE_MAX_NAME + 1];
     if (in_section) return; /* may come from the section's value */
+    if (opens_section(vc->text, name)) return; /* a section may be left out */
     snprintf(first, sizeof first, "%.*s", (int)strcspn(name, "."), name);
     if (!strcmp(first, "profile") || !strcmp(first, "unsubscribe_url") ||
         call_passes(vc->call, first) || !first_report(vc, first))
@@ -461,7 +479,7 @@ static void check_vars(send_check *sc, const send_call *call, const char *file,
         free(vc);
         return;
     }
-    vc->check = sc, vc->call = call, vc->file = file;
+    vc->check = sc, vc->call = call, vc->file = file, vc->text = text;
     template_names(text, check_name, vc, err, sizeof err);
     free(vc);
 }
@@ -486,10 +504,37 @@ static void report_missing(send_check *sc, const send_call *call, const char *tx
     report_call(sc, call, problem);
 }
 
+/* journey{ templates = { NAME = { CHANNEL = text | { subject, text, html } } } }:
+ * 1 when the recipe has CALL's template, its syntax and vars checked. */
+static int check_inline(send_check *sc, const send_call *call)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(sc->inline_templates, call->template_name),
+        call->channel);
+    static const char *const parts[] = {"subject", "text", "html"};
+    char label[1200];
+    if (!t) return 0;
+    for (int i = 0; i < (cJSON_IsString(t) ? 1 : 3); i++) {
+        const char *text = cJSON_IsString(t) ? t->valuestring
+                                             : cJSON_GetStringValue(cJSON_GetObjectItem(
+                                                   t, parts[i]));
+        if (!text) continue;
+        snprintf(label, sizeof label, "%s: templates.%s.%s%s%s", sc->recipe_path,
+                 call->template_name, call->channel, cJSON_IsString(t) ? "" : ".",
+                 cJSON_IsString(t) ? "" : parts[i]);
+        if (check_syntax(label, text, sc->out))
+            sc->errors++;
+        else if (call->vars_known)
+            check_vars(sc, call, label, text);
+    }
+    return 1;
+}
+
 static void check_send(void *ctx, const send_call *call)
 {
     send_check *sc = ctx;
     if (!renders_templates(sc->cfg, call->channel)) return; /* the file channel */
+    if (check_inline(sc, call)) return;
     char *txt = template_path(sc->folder, call->template_name, call->channel, "txt");
     char *html = template_path(sc->folder, call->template_name, call->channel, "html");
     if (!txt || !html) {
@@ -508,21 +553,23 @@ static void check_send(void *ctx, const send_call *call)
     free(txt), free(html);
 }
 
-int check_recipe_sends(const char *recipe_path, const char *source, const config *cfg,
-                       FILE *out)
+int check_recipe_sends(const char *recipe_path, const char *source,
+                       const char *inline_json, const config *cfg, FILE *out)
 {
-    send_check sc = {recipe_path, NULL, cfg, out, 0};
+    send_check sc = {recipe_path, NULL, cfg, NULL, out, 0};
     char *folder = recipe_folder(recipe_path);
     if (!folder) return fprintf(out, "%s:1: out of memory\n", recipe_path), 1;
     sc.folder = folder;
+    sc.inline_templates = inline_json ? cJSON_Parse(inline_json) : NULL;
     check_find_sends(source, check_send, &sc);
+    cJSON_Delete(sc.inline_templates);
     free(folder);
     return sc.errors;
 }
 
-int check_recipe_templates(const char *recipe_path, const char *source, const config *cfg,
-                           FILE *out)
+int check_recipe_templates(const char *recipe_path, const char *source,
+                           const char *inline_json, const config *cfg, FILE *out)
 {
     int errors = check_template_folder(recipe_path, out);
-    return errors + check_recipe_sends(recipe_path, source, cfg, out);
+    return errors + check_recipe_sends(recipe_path, source, inline_json, cfg, out);
 }

@@ -28,17 +28,18 @@ typedef struct send_call {
 void check_find_sends(const char *source, void (*fn)(void *ctx, const send_call *call),
                       void *ctx);
 
-/* Checks the templates RECIPE_PATH's j:send calls use (SOURCE is the recipe text);
+/* Checks the templates RECIPE_PATH's j:send calls use (SOURCE is the recipe text,
+ * INLINE_JSON its journey{ templates } as JSON or NULL; those come first);
  * prints one line per problem to OUT as "FILE:LINE: message"; returns the number of
  * errors. */
-int check_recipe_templates(const char *recipe_path, const char *source, const config *cfg,
-                           FILE *out);
+int check_recipe_templates(const char *recipe_path, const char *source,
+                           const char *inline_json, const config *cfg, FILE *out);
 
 /* The two halves of check_recipe_templates, for recipes sharing a folder:
  * the syntax of every template in RECIPE_PATH's folder's templates/, and
  * the j:send calls of SOURCE.  Each returns its number of errors. */
 int check_template_folder(const char *recipe_path, FILE *out);
-int check_recipe_sends(const char *recipe_path, const char *source, const config *cfg,
-                       FILE *out);
+int check_recipe_sends(const char *recipe_path, const char *source,
+                       const char *inline_json, const config *cfg, FILE *out);
 
 #endif

@@ -40,6 +40,7 @@ static void print_census(store *s)
 
 typedef struct template_pass {
     const config *cfg;
+    host *host; /* the recipes, loaded: their own templates */
     char **folders; /* recipe folders whose templates/ was checked already */
     int folder_count;
     int errors;
@@ -89,9 +90,12 @@ static void check_recipe_file(template_pass *p, const char *path)
         p->errors++;
         return;
     }
+    char err[800];
+    recipe *r = host_load_file(p->host, path, err, sizeof err); /* loaded already */
+    const char *inline_json = r ? r->templates_json : NULL;
     p->errors += first_in_folder(p, path)
-                     ? check_recipe_templates(path, source, p->cfg, stderr)
-                     : check_recipe_sends(path, source, p->cfg, stderr);
+                     ? check_recipe_templates(path, source, inline_json, p->cfg, stderr)
+                     : check_recipe_sends(path, source, inline_json, p->cfg, stderr);
     free(source);
 }
 
@@ -110,11 +114,11 @@ static void check_folder_recipes(template_pass *p, const char *dir)
 
 /* The template problems of the recipes named as cli_load_recipes reads
  * them (printed on stderr); the number of errors. */
-static int check_templates(cli *c)
+static int check_templates(cli *c, host *h)
 {
     const char **paths = c->args;
     int count = c->arg_count;
-    template_pass p = {&c->cfg, NULL, 0, 0};
+    template_pass p = {&c->cfg, h, NULL, 0, 0};
     if (!count)
         paths = (const char **)c->cfg.recipe_dirs, count = c->cfg.recipe_dir_count;
     for (int i = 0; i < count; i++) {
@@ -138,7 +142,7 @@ int cmd_check(cli *c)
         return log_error("%s", err), EXIT_FAILURE_RUNTIME;
     host *h = host_new(s, c->cfg.limits);
     int rc = cli_load_recipes(c, h, NULL) ? EXIT_USAGE : EXIT_OK;
-    if (rc == EXIT_OK && check_templates(c)) rc = EXIT_USAGE;
+    if (rc == EXIT_OK && check_templates(c, h)) rc = EXIT_USAGE;
     if (rc == EXIT_OK) {
         printf("recipes ok\n");
         print_census(s);

@@ -123,41 +123,90 @@ static char *with_footer(char *body, const char *url, int html)
     return out;
 }
 
+/* Where a message's templates come from: the recipe's own table, else
+ * the files beside it. */
+typedef struct sources {
+    const char *txt, *html;     /* the template texts (NULL: none) */
+    char *subject;              /* the subject template (malloc'd), or NULL */
+    char *txt_name, *html_name; /* where they are, for errors */
+    cJSON *inline_root;         /* the recipe's templates, parsed */
+} sources;
+
+/* journey{ templates = { NAME = { CHANNEL = text | { subject, text, html } } } }:
+ * 1 when the recipe version has NAME for the message's channel. */
+static int inline_sources(const outbox_message *m, sources *src)
+{
+    if (!m->recipe_templates) return 0;
+    src->inline_root = cJSON_Parse(m->recipe_templates);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(src->inline_root, m->template_name), m->channel);
+    if (!t) return 0;
+    if (asprintf(&src->txt_name, "%s: templates.%s.%s",
+                 m->recipe_path ? m->recipe_path : "the recipe", m->template_name,
+                 m->channel) < 0)
+        src->txt_name = NULL;
+    src->html_name = src->txt_name ? strdup(src->txt_name) : NULL;
+    if (cJSON_IsString(t)) return src->txt = t->valuestring, 1;
+    src->txt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "text"));
+    src->html = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "html"));
+    const char *subject = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "subject"));
+    if (subject) src->subject = strdup(subject);
+    return 1;
+}
+
+static void file_sources(deliver_senders *d, const outbox_message *m, sources *src)
+{
+    src->txt_name = template_file(m, "txt");
+    src->html_name = template_file(m, "html");
+    src->txt = src->txt_name ? template_text(d, src->txt_name) : NULL;
+    src->html = src->html_name ? template_text(d, src->html_name) : NULL;
+}
+
+/* The sources of M, with the subject taken from a leading "Subject:" line
+ * when not given apart.  1 (OUT's reason set) when there are none. */
+static int find_sources(deliver_senders *d, const outbox_message *m, int is_email,
+                        sources *src, composed *out)
+{
+    if (!inline_sources(m, src)) file_sources(d, m, src);
+    if (!is_email) src->html = NULL; /* HTML parts are for email */
+    if (!src->txt && !src->html)
+        return fail(out, "template", "no template %s (write the message's text there)",
+                    src->txt_name ? src->txt_name : m->template_name, "");
+    char *html_subject = NULL;
+    if (src->txt && !src->subject) take_subject(&src->txt, &src->subject);
+    if (src->html) take_subject(&src->html, &html_subject);
+    if (!src->subject) src->subject = html_subject, html_subject = NULL;
+    free(html_subject);
+    if (is_email && !src->subject)
+        return fail(out, "template", "%s: an email template starts with a line "
+                    "\"Subject: ...\"", src->txt ? src->txt_name : src->html_name, "");
+    return 0;
+}
+
 /* The subject and body parts of M into OUT.  0, 1 on a template error. */
 static int render_templates(deliver_senders *d, store *s, const outbox_message *m,
                             int is_email, composed *out)
 {
-    char *txt_file = template_file(m, "txt"), *html_file = template_file(m, "html");
-    const char *txt = txt_file ? template_text(d, txt_file) : NULL;
-    const char *html = is_email && html_file ? template_text(d, html_file) : NULL;
-    char *subject = NULL, *html_subject = NULL;
-    int rc = 0;
-    if (!txt && !html) {
-        rc = fail(out, "template", "no template %s (write the message's text there)",
-                  txt_file ? txt_file : m->template_name, "");
-        goto done;
+    sources src = {0};
+    int rc = find_sources(d, m, is_email, &src, out);
+    if (!rc) {
+        const char *txt = src.txt, *html = src.html, *subject = src.subject;
+        int wants_profile = (txt && strstr(txt, "profile")) ||
+                            (html && strstr(html, "profile")) ||
+                            (subject && strstr(subject, "profile"));
+        cJSON *data = template_data(d, s, m, out->unsubscribe_url, wants_profile);
+        rc = (subject && render_part(txt ? src.txt_name : src.html_name, subject, data, 0,
+                                     &out->subject, out)) ||
+             (txt && render_part(src.txt_name, txt, data, 0, &out->text, out)) ||
+             (html && render_part(src.html_name, html, data, 1, &out->html, out));
+        cJSON_Delete(data);
     }
-    if (txt) take_subject(&txt, &subject); /* email, and a push's title */
-    if (is_email && html) take_subject(&html, &html_subject);
-    if (is_email && !subject && !(subject = html_subject, html_subject = NULL)) {
-        rc = fail(out, "template", "%s: an email template starts with a line "
-                  "\"Subject: ...\"", txt ? txt_file : html_file, "");
-        goto done;
-    }
-    int wants_profile = (txt && strstr(txt, "profile")) || (html && strstr(html, "profile")) ||
-                        (subject && strstr(subject, "profile"));
-    cJSON *data = template_data(d, s, m, out->unsubscribe_url, wants_profile);
-    rc = (subject && render_part(txt ? txt_file : html_file, subject, data, 0,
-                                 &out->subject, out)) ||
-         (txt && render_part(txt_file, txt, data, 0, &out->text, out)) ||
-         (html && render_part(html_file, html, data, 1, &out->html, out));
-    cJSON_Delete(data);
     if (!rc && is_email && !strcmp(m->purpose ? m->purpose : "", "marketing")) {
         out->text = with_footer(out->text, out->unsubscribe_url, 0);
         out->html = with_footer(out->html, out->unsubscribe_url, 1);
     }
-done:
-    free(subject), free(html_subject), free(txt_file), free(html_file);
+    free(src.subject), free(src.txt_name), free(src.html_name);
+    cJSON_Delete(src.inline_root);
     return rc;
 }
 

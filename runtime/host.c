@@ -51,6 +51,7 @@ static void recipe_free(recipe *r)
     for (int i = 0; i < r->exit_on_count; i++)
         free(r->exit_on[i]);
     free(r->exit_on), free(r->name), free(r->path), free(r->purpose);
+    free(r->templates_json);
     free(r->trigger_event), free(r->goal_event);
     free(r);
 }
@@ -193,6 +194,10 @@ static recipe *compile(host *h, const char *path, const char *text, size_t len,
     if (sandbox_pcall(L, 1, 1) != LUA_OK)
         goto fail; /* journey{} again checks the result */
     read_journey(L, r);
+    if (raw_field(L, -1, "templates") == LUA_TTABLE &&
+        !(r->templates_json = l_to_json_text(L, -1, err, err_len)))
+        return recipe_free(r), NULL;
+    lua_pop(L, 1);
     if (raw_field(L, -1, "caps") == LUA_TTABLE &&
         config_read_caps(L, lua_gettop(L), path, "caps", r->caps, &r->cap_count, err,
                          err_len))
@@ -234,7 +239,9 @@ recipe *host_load_file(host *h, const char *path, char *err, size_t err_len)
     hash_source(text, len, hash);
     recipe *r = find(h, hash);
     if (!r && (r = compile(h, path, text, len, hash, err, err_len)) && add(h, r) &&
-        store_recipe_put(h->store, hash, r->name, path, text, time_wall_ms())) {
+        (store_recipe_put(h->store, hash, r->name, path, text, time_wall_ms()) ||
+         (r->templates_json &&
+          store_recipe_set_templates(h->store, hash, r->templates_json)))) {
         snprintf(err, err_len, "%s: cannot save the recipe version", path);
         r = NULL;
     }

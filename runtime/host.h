@@ -16,6 +16,7 @@
 typedef struct recipe {
     char hash[RECIPE_HASH_LEN + 1]; /* BLAKE2b-256 of the source, hex */
     char *name, *path, *purpose;
+    char *templates_json; /* journey{ templates = ... } as JSON, or NULL */
     char *trigger_event;
     int has_where;
     int where_reads_profile; /* where takes a second parameter (or ...) */

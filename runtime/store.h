@@ -193,6 +193,9 @@ struct cJSON *store_consent_json(store *s, const char *profile_id);
 /* Recipe versions by content hash. */
 int store_recipe_put(store *s, const char *hash, const char *name, const char *path,
                      const char *source, int64_t now_ms);
+/* Keeps the recipe version's own templates (journey{ templates }, JSON)
+ * for delivery. */
+int store_recipe_set_templates(store *s, const char *hash, const char *templates_json);
 /* Returns 1 and malloc'd source/path if found, 0 if not, -1 on error. */
 int store_recipe_get(store *s, const char *hash, char **source, char **path);
 
@@ -253,6 +256,7 @@ typedef struct outbox_message {
     char *idempotency_key, *journey, *profile_id, *channel, *template_name, *vars_json;
     char *purpose;
     char *recipe_path; /* the file of the instance's recipe version (NULL: unknown) */
+    char *recipe_templates; /* that version's journey{ templates } as JSON, or NULL */
     int attempts;      /* tries so far */
     int blocked; /* set by the deliverer: stopped at the second check */
     int sent;    /* set by the deliverer: handled by a sender, not the file channel */

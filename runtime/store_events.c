@@ -130,6 +130,16 @@ int store_recipe_put(store *s, const char *hash, const char *name, const char *p
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save recipe version");
 }
 
+int store_recipe_set_templates(store *s, const char *hash, const char *templates_json)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_RECIPE_TEMPLATES,
+                                  "UPDATE recipe_versions SET templates = ? WHERE hash = ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, templates_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save recipe templates");
+}
+
 int store_recipe_get(store *s, const char *hash, char **source, char **path)
 {
     sqlite3_stmt *st = store_stmt(

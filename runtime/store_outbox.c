@@ -100,9 +100,10 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
         store_stmt(s, STMT_OUTBOX_FETCH,
                    "SELECT o.id, o.instance_id, o.created_ms, o.idempotency_key,"
                    " o.journey, o.profile_id, o.channel, o.template, o.vars, o.purpose,"
-                   " o.attempts, (SELECT r.path FROM instances i JOIN recipe_versions r"
-                   " ON r.hash = i.version WHERE i.id = o.instance_id)"
-                   " FROM outbox o WHERE o.status = ? ORDER BY o.id LIMIT ?");
+                   " o.attempts, r.path, r.templates FROM outbox o"
+                   " LEFT JOIN instances i ON i.id = o.instance_id"
+                   " LEFT JOIN recipe_versions r ON r.hash = i.version"
+                   " WHERE o.status = ? ORDER BY o.id LIMIT ?");
     int rc;
     *count = 0;
     if (!st || !(*out = calloc((size_t)max, sizeof **out))) return -1;
@@ -122,6 +123,7 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
         m->purpose = store_column_dup(st, 9);
         m->attempts = sqlite3_column_int(st, 10);
         m->recipe_path = store_column_dup(st, 11);
+        m->recipe_templates = store_column_dup(st, 12);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -135,7 +137,7 @@ void store_outbox_free(outbox_message *msgs, int count)
         outbox_message *m = &msgs[i];
         free(m->idempotency_key), free(m->journey), free(m->profile_id);
         free(m->channel), free(m->template_name), free(m->vars_json), free(m->purpose);
-        free(m->recipe_path);
+        free(m->recipe_path), free(m->recipe_templates);
     }
     free(msgs);
 }

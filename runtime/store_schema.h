@@ -95,7 +95,9 @@ static const char *const store_migrations[] = {
      * letter ('failed'); response keeps the provider's last answer. */
     "ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE outbox ADD COLUMN retry_at_ms INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE outbox ADD COLUMN response TEXT;",
+    "ALTER TABLE outbox ADD COLUMN response TEXT;"
+    /* a recipe version's own templates (journey{ templates = ... }), JSON */
+    "ALTER TABLE recipe_versions ADD COLUMN templates TEXT;",
 };
 
 #define STORE_MIGRATION_COUNT (int)(sizeof store_migrations / sizeof store_migrations[0])

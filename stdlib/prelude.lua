@@ -34,6 +34,7 @@ end
 local fields = {
   name = true, trigger = true, exit_on = true, goal = true, reentry = true,
   holdout = true, run = true, purpose = true, description = true, caps = true,
+  templates = true,
 }
 
 local function fail(fmt, ...)
@@ -86,6 +87,34 @@ local function check_reentry(value)
   return seconds(value, "reentry")
 end
 
+-- templates = { cart_sms = { sms = "text" }, welcome = { email = { subject = ...,
+-- text = ..., html = ... } } }: messages written in the recipe itself, used
+-- before the files in templates/ (docs/templates.md)
+local parts = { subject = true, text = true, html = true }
+local function check_templates(templates)
+  if templates == nil then return end
+  local example = '{ welcome = { sms = "Hi {{profile.first_name}}" } }'
+  if type(templates) ~= "table" then fail("'templates' must be a table like %s", example) end
+  for name, by_channel in next, templates do
+    if type(name) ~= "string" or type(by_channel) ~= "table" then
+      fail("'templates' must be a table like %s", example)
+    end
+    for channel, t in next, by_channel do
+      local where = string.format("templates.%s.%s", name, tostring(channel))
+      if type(channel) ~= "string" then fail("'%s': a channel name, like sms", where) end
+      if type(t) == "table" then
+        for part, text in next, t do
+          if not parts[part] or type(text) ~= "string" then
+            fail("'%s': a text, or a table of subject, text and html texts", where)
+          end
+        end
+      elseif type(t) ~= "string" then
+        fail("'%s': a text, or a table of subject, text and html texts", where)
+      end
+    end
+  end
+end
+
 local function validate(spec)
   if type(spec) ~= "table" then fail("expected a table: journey { name = ..., run = ... }") end
   for key in next, spec do
@@ -114,8 +143,10 @@ local function validate(spec)
   if spec.caps ~= nil and type(spec.caps) ~= "table" then
     fail("'caps' must be a table like { email = {1, \"3d\"} }")
   end
+  check_templates(spec.templates)
   return {
     name = name, trigger = trigger, run = run, holdout = holdout, purpose = purpose,
+    templates = spec.templates,
     exit_on = event_list(spec.exit_on, "exit_on"), goal = check_goal(spec.goal),
     reentry = check_reentry(spec.reentry), description = description, caps = spec.caps,
   }

@@ -97,7 +97,30 @@ Subject: Your cart
 - {{name}}
 {{/items}}
 T
-fails section_name "section_name/cart.lua:6: template section_name/templates/cart.email.txt line 3 uses {{items}}, but this j:send passes no 'items'"
+passes section_name # a section's value may be left out (docs/templates.md)
+
+# templates in the recipe itself: used instead of files, checked the same way
+inline() { # inline CASE SEND TEXT: CASE/cart.lua with templates.cart.email = TEXT
+    mkdir -p "$1"
+    cat >"$1/cart.lua" <<LUA
+return journey {
+  name = "cart_$1",
+  trigger = { event = "Checkout Started" },
+  templates = { cart = { email = { subject = "Hi", text = "$3" } } },
+  run = function(j)
+    $2
+  end,
+}
+LUA
+}
+inline inline_ok 'j:send("email", "cart", { discount = 10 })' 'Now {{discount}}% off'
+passes inline_ok
+inline inline_vars 'j:send("email", "cart")' 'Now {{discount}}% off'
+fails inline_vars "inline_vars/cart.lua:6: template inline_vars/cart.lua: templates.cart.email.text line 1 uses {{discount}}, but this j:send passes no 'discount'"
+inline inline_syntax 'j:send("email", "cart")' 'Now {{#a}} off'
+check_case inline_syntax
+equals "inline_syntax: exits 2" "$rc" 2
+contains "inline_syntax: names the template" inline_syntax.err "inline_syntax/cart.lua: templates.cart.email.text:1:"
 
 recipe passed 'j:send("email", "cart", { discount = 10, ["items"] = {} })'
 template passed cart.email.txt <<'T'

@@ -254,6 +254,24 @@ if setup notemplate; then
     equals "no template: nothing sent" "$(http_log_count "$W")" 0
 fi
 
+# ---- templates written in the recipe ------------------------------------
+if setup inline; then
+    { person u1 ana@example.test +15551234567
+      printf '{"type":"track","userId":"u1","event":"Trial Started","messageId":"tr-1","timestamp":"2026-11-02T10:01:00Z"}\n'
+    } >"$W/events.ndjson"
+    run_nudge inline --config "$W/nudge.conf.lua" --db "$W/nudge.db" run \
+        "$ROOT/tests/recipes/deliver_inline.lua" --events "$W/events.ndjson" --clock event
+    contains "inline: both delivered" "$W/inline.out" "messages 2 delivered"
+    equals "inline: the hook's text" "$(req /hook 'json.loads(r["body"])["text"]')" "Trial T9 for Ana"
+    mail=$(ls "$W"/mail/*.eml 2>/dev/null | head -n 1)
+    contains "inline: the email's subject" "$mail" "Subject: Your trial, Ana"
+    contains "inline: the HTML part" "$mail" "<p>Code <b>T9</b>"
+    printf 'return journey { name = "x", trigger = { event = "A" }, templates = { t = { sms = 3 } }, run = function(j) end }\n' >"$W/bad.lua"
+    run_nudge badinline --config "$W/nudge.conf.lua" --db "$W/bad.db" check "$W/bad.lua"
+    equals "inline: a bad templates table exits 2" "$rc" 2
+    contains "inline: the error names the template" "$W/badinline.err" "bad.lua:1: journey: 'templates.t.sms': a text, or a table of subject, text and html texts"
+fi
+
 # ---- credentials ----------------------------------------------------------
 if setup creds; then
     { person u1 ana@example.test +15551234567; signup u1 1 sms; } >"$W/events.ndjson"
