@@ -63,18 +63,7 @@ print_run() {
 
 # Median, min and max of rows/s and of peak RSS over the runs in FILE.
 summarize() {
-    awk -v n=$PROFILE_COUNT -v runs=$RUNS '
-        function sort(a, k,    i, j, t) {
-            for (i = 2; i <= k; i++)
-                for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        }
-        function median(a, k) { return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
-        { k++; rate[k] = n / (($1 > 0) ? $1 : 0.01); rss[k] = $2 / 1024 }
-        END {
-            sort(rate, k); sort(rss, k)
-            printf "bench: profile import: median %d rows/s over %d runs, peak RSS %.1f MB\n", median(rate, k), runs, median(rss, k)
-            printf "bench: rows/s min %d max %d; peak RSS min %.1f MB max %.1f MB\n", rate[1], rate[k], rss[1], rss[k]
-        }' "$1"
+    awk -v n=$PROFILE_COUNT -v what="profile import" -v unit=rows/s -f bench/summarize.awk "$1"
 }
 
 make_profiles "$CSV" csv

@@ -1,9 +1,9 @@
 #!/bin/sh
 # bench/run.sh BUILD: events/s and peak RSS of `nudge run` over 100,000 events
 # (20,000 users, fixed seed) with three recipes; 5 runs on a fresh store each,
-# then the median, min and max.  Then deliveries/s: 20,000 queued messages
-# sent by `nudge tick` over HTTP to a local sink (tools/http_sink), 5 runs.
-# Then profile import rows/s and email lookups/s (bench/profiles.sh).
+# then the median, min and max.  Then deliveries/s over HTTP
+# (bench/deliveries.sh), then profile import rows/s and email lookups/s
+# (bench/profiles.sh).  BENCH_ONLY=events|deliveries|profiles runs one part.
 # Run from the repo root: sh bench/run.sh build
 set -u
 
@@ -17,11 +17,6 @@ USERS=20000
 SEED=20261102
 RUNS=5
 RECIPES="recipes/cart_abandonment.lua bench/recipes/browse_followup.lua bench/recipes/signup_welcome.lua"
-SINK=$BUILD/tools/http_sink
-DWORK=$WORK/deliver
-DELIVERIES=20000
-SEND_RECIPE=bench/recipes/send_now.lua
-SINK_PID=
 
 die() {
     echo "bench: $*" >&2
@@ -30,10 +25,15 @@ die() {
 
 [ -x "$NUDGE" ] || die "$NUDGE not found; run 'make' first"
 [ -x "$GEN" ] || die "$GEN not found; run 'make $GEN' first"
-[ -x "$SINK" ] || die "$SINK not found; run 'make $SINK' first"
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian package 'time'; 'make deps' installs it)"
-command -v sqlite3 >/dev/null || die "sqlite3 not found (Debian package 'sqlite3'; 'make deps' installs it)"
-mkdir -p "$WORK" "$DWORK" || die "cannot create $WORK"
+mkdir -p "$WORK" || die "cannot create $WORK"
+
+case ${BENCH_ONLY:-} in
+"" | events) ;;
+deliveries) exec sh bench/deliveries.sh "$BUILD" ;;
+profiles) exec sh bench/profiles.sh "$BUILD" ;;
+*) die "BENCH_ONLY must be events, deliveries or profiles" ;;
+esac
 
 # Generates the event file unless one of the expected size is already there.
 make_events() {
@@ -80,148 +80,8 @@ while [ $i -le $RUNS ]; do
     i=$((i + 1))
 done
 
-# Median, min and max of events/s and of peak RSS over the runs.
-awk -v n=$EVENT_COUNT -v runs=$RUNS '
-    function sort(a, k,    i, j, t) {
-        for (i = 2; i <= k; i++)
-            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    }
-    function median(a, k) { return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
-    { k++; rate[k] = n / (($1 > 0) ? $1 : 0.01); rss[k] = $2 / 1024 }
-    END {
-        sort(rate, k); sort(rss, k)
-        printf "bench: nudge run: median %d events/s over %d runs, peak RSS median %.1f MB\n", median(rate, k), runs, median(rss, k)
-        printf "bench: events/s min %d max %d; peak RSS min %.1f MB max %.1f MB\n", rate[1], rate[k], rss[1], rss[k]
-    }' "$results"
+awk -v n=$EVENT_COUNT -v what="nudge run" -v unit=events/s -f bench/summarize.awk "$results"
 
-# ---- deliveries/s: `nudge tick` over HTTP to a local sink -------------------
-
-# The sink is stopped on every way out of the script.
-stop_sink() {
-    if [ -n "$SINK_PID" ]; then
-        kill -TERM "$SINK_PID" 2>/dev/null
-        wait "$SINK_PID" 2>/dev/null
-        SINK_PID=
-    fi
-}
-trap stop_sink EXIT
-trap 'stop_sink; exit 130' INT
-trap 'stop_sink; exit 143' TERM
-# libcurl must not send the bench's requests through a proxy.
-export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
-
-# One "Signed Up" for each of DELIVERIES users, one second apart.
-make_signups() {
-    awk -v n=$DELIVERIES 'BEGIN {
-        for (i = 0; i < n; i++)
-            printf "{\"type\":\"track\",\"event\":\"Signed Up\",\"messageId\":\"send-%05d\",\"userId\":\"s%05d\",\"timestamp\":\"2026-11-02T%02d:%02d:%02d.000Z\",\"properties\":{}}\n",
-                i, i, i / 3600, i / 60 % 60, i % 60
-    }' >"$DWORK/signups.ndjson" || die "cannot write $DWORK/signups.ndjson"
-    echo "bench: wrote $DWORK/signups.ndjson ($DELIVERIES sign-ups, one push message each)"
-}
-
-# Starts a fresh sink on a free port; sets SINK_PID and SINK_PORT.
-start_sink() {
-    rm -f "$DWORK/port" "$DWORK/sink.out"
-    "$SINK" --port-file "$DWORK/port" >"$DWORK/sink.out" 2>"$DWORK/sink.err" &
-    SINK_PID=$!
-    tries=0
-    while [ ! -s "$DWORK/port" ]; do
-        if ! kill -0 "$SINK_PID" 2>/dev/null || [ $tries -ge 100 ]; then
-            cat "$DWORK/sink.err" >&2
-            die "http_sink did not start (log: $DWORK/sink.err)"
-        fi
-        tries=$((tries + 1))
-        sleep 0.1
-    done
-    SINK_PORT=$(cat "$DWORK/port")
-}
-
-# The run's config: the push channel posts to the sink.
-write_send_config() {
-    cat >"$DWORK/nudge.conf.lua" <<EOF || die "cannot write $DWORK/nudge.conf.lua"
--- Written by bench/run.sh for the delivery bench: push goes to tools/http_sink.
-return {
-  consent_default = "opt_out",
-  quiet_hours = { push = false },
-  channels = {
-    push = { adapter = "webhook", url = "http://127.0.0.1:$SINK_PORT/hook", concurrency = 32 },
-  },
-}
-EOF
-}
-
-# count_outbox STATUS: how many rows of the run's outbox are in STATUS.
-count_outbox() {
-    sqlite3 "$DWORK/bench.db" "select count(*) from outbox where status='$1'" ||
-        die "cannot read the outbox of $DWORK/bench.db"
-}
-
-# Queues DELIVERIES messages on a fresh store (and key), delivering none.
-queue_messages() {
-    rm -f "$DWORK/bench.db" "$DWORK/bench.db-wal" "$DWORK/bench.db-shm" \
-        "$DWORK/nudge.key" "$DWORK/outbox.ndjson"
-    if ! "$NUDGE" --config "$DWORK/nudge.conf.lua" --db "$DWORK/bench.db" \
-        --outbox "$DWORK/outbox.ndjson" -q run "$SEND_RECIPE" \
-        --events "$DWORK/signups.ndjson" --clock wall --no-deliver >"$DWORK/run.log" 2>&1; then
-        tail -n 20 "$DWORK/run.log" >&2
-        die "nudge run --no-deliver failed (log: $DWORK/run.log)"
-    fi
-    queued=$(count_outbox queued) || exit 1
-    [ "$queued" = $DELIVERIES ] ||
-        die "nudge run --no-deliver left $queued messages queued, not $DELIVERIES"
-}
-
-# Times `nudge tick` delivering the queue, stops the sink, and checks that
-# each message reached it exactly once; appends "SECONDS PEAK_KB" to FILE.
-time_tick() {
-    /usr/bin/time -o "$DWORK/time.txt" -f '%e %M' "$NUDGE" --config "$DWORK/nudge.conf.lua" \
-        --db "$DWORK/bench.db" --outbox "$DWORK/outbox.ndjson" -q tick "$SEND_RECIPE" \
-        >"$DWORK/tick.log" 2>&1
-    status=$?
-    stop_sink
-    if [ $status -ne 0 ]; then
-        tail -n 20 "$DWORK/tick.log" >&2
-        die "nudge tick exited with status $status (log: $DWORK/tick.log)"
-    fi
-    requests=$(awk '$1 == "requests" { print $2 }' "$DWORK/sink.out")
-    [ "$requests" = $DELIVERIES ] ||
-        die "the sink answered ${requests:-no} requests, not $DELIVERIES (log: $DWORK/tick.log)"
-    delivered=$(count_outbox delivered) || exit 1
-    [ "$delivered" = $DELIVERIES ] ||
-        die "$delivered messages delivered, not $DELIVERIES (log: $DWORK/tick.log)"
-    tail -n 1 "$DWORK/time.txt" >>"$1"
-}
-
-# Runs in this shell, not in $(...): the shell that started the sink stops it.
-make_signups
-delivery_results=$DWORK/results.txt
-: >"$delivery_results"
-i=1
-while [ $i -le $RUNS ]; do
-    start_sink
-    write_send_config
-    queue_messages
-    time_tick "$delivery_results"
-    tail -n 1 "$delivery_results" | awk -v run=$i -v n=$DELIVERIES '{
-        secs = ($1 > 0) ? $1 : 0.01
-        printf "bench: delivery run %d: %.2f s, %d deliveries/s, peak RSS %.1f MB\n", run, $1, n / secs, $2 / 1024
-    }'
-    i=$((i + 1))
-done
-
-# Median, min and max of deliveries/s and of peak RSS over the runs.
-awk -v n=$DELIVERIES -v runs=$RUNS '
-    function sort(a, k,    i, j, t) {
-        for (i = 2; i <= k; i++)
-            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    }
-    function median(a, k) { return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
-    { k++; rate[k] = n / (($1 > 0) ? $1 : 0.01); rss[k] = $2 / 1024 }
-    END {
-        sort(rate, k); sort(rss, k)
-        printf "bench: nudge tick over HTTP: median %d deliveries/s over %d runs, peak RSS median %.1f MB\n", median(rate, k), runs, median(rss, k)
-        printf "bench: deliveries/s min %d max %d; peak RSS min %.1f MB max %.1f MB\n", rate[1], rate[k], rss[1], rss[k]
-    }' "$delivery_results"
-
+[ -n "${BENCH_ONLY:-}" ] && exit 0
+sh bench/deliveries.sh "$BUILD" || exit 1
 sh bench/profiles.sh "$BUILD" || exit 1

@@ -45,6 +45,13 @@ static void push_box_text(lua_State *L, text_box *box)
     box->text = NULL;
 }
 
+/* Pushes the cJSON value passed as light userdata (run protected). */
+static int l_push_json_protected(lua_State *L)
+{
+    l_push_json(L, lua_touserdata(L, 1));
+    return 1;
+}
+
 /* codec.json(value) -> JSON text, keys sorted; raises for values JSON
  * cannot hold (functions, cycles, mixed keys, NaN). */
 static int l_json(lua_State *L)
@@ -56,6 +63,26 @@ static int l_json(lua_State *L)
     if (!(box->text = l_to_json_text(L, 1, err, sizeof err)))
         return luaL_error(L, "json: %s", err);
     push_box_text(L, box);
+    return 1;
+}
+
+/* codec.json_decode(text) -> the value (objects and arrays as tables,
+ * null as nil), or nil and a message when TEXT is not JSON: for reading a
+ * provider's answer in outcome(). */
+static int l_json_decode(lua_State *L)
+{
+    const char *text = luaL_checkstring(L, 1);
+    cJSON *value = cJSON_Parse(text);
+    if (!value) {
+        luaL_pushfail(L);
+        lua_pushstring(L, "not JSON");
+        return 2;
+    }
+    lua_pushcfunction(L, l_push_json_protected);
+    lua_pushlightuserdata(L, value);
+    int status = lua_pcall(L, 1, 1, 0);
+    cJSON_Delete(value); /* freed before any error goes on */
+    if (status != LUA_OK) return lua_error(L);
     return 1;
 }
 
@@ -218,6 +245,7 @@ static int l_hmac_sha256_base64(lua_State *L)
 int luaopen_nudge_codec(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"json", l_json},
+                                     {"json_decode", l_json_decode},
                                      {"form", l_form},
                                      {"url_escape", l_url_escape},
                                      {"base64", l_base64},

@@ -181,7 +181,11 @@ static void load_module(lua_State *L, const char *name)
             luaL_error(L,
                        "module '%s' not found (recipes may require only nudge.* modules)",
                        name);
-        const char *chunkname = lua_pushfstring(L, "=stdlib/%s.lua", f->name);
+        char file[256]; /* "channels.smtp" is stdlib/channels/smtp.lua */
+        snprintf(file, sizeof file, "%s", f->name);
+        for (char *dot = strchr(file, '.'); dot; dot = strchr(dot, '.'))
+            *dot = '/';
+        const char *chunkname = lua_pushfstring(L, "=stdlib/%s.lua", file);
         sandbox_push_env(L);
         if (sandbox_load(L, f->text, (size_t)f->len, chunkname) != LUA_OK) lua_error(L);
         lua_remove(L, -2);

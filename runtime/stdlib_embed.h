@@ -4,7 +4,8 @@
 #include <stddef.h>
 
 struct embedded_file {
-    const char *name; /* basename without ".lua", e.g. "journey" */
+    const char *name; /* the path under stdlib/ without ".lua", "/" as ".":
+                         "prelude", "channels.smtp" */
     const char *text;
     int len;
 };

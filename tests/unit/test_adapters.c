@@ -763,6 +763,12 @@ static void codec(void)
           "codec.json: NaN raises");
     CHECK_STR(lua_result(L, C "return c.json('a\\nb')"), "\"a\\nb\"",
               "codec.json: a string value, escaped");
+    CHECK_STR(lua_result(L, C "local v = c.json_decode('{\"code\":21211,\"a\":[1,2]}');"
+                               " return v.code .. '/' .. #v.a"),
+              "21211/2", "codec.json_decode: an object with a list");
+    CHECK_STR(lua_result(L, C "local v, why = c.json_decode('<html>'); return tostring(v) .. "
+                               "' ' .. why"),
+              "nil not JSON", "codec.json_decode: not JSON is nil and a message");
     CHECK_STR(lua_result(L, C "return c.form{ b = '2 3', a = 1, c = true, d = 1.5 }"),
               "a=1&b=2%203&c=true&d=1.5", "codec.form: sorted, escaped, typed values");
     CHECK_STR(lua_result(L, C "return c.form{}"), "", "codec.form: empty");
