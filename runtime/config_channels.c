@@ -152,15 +152,19 @@ int config_read_channel(lua_State *L, const char *file, const char *name,
     ch->adapter = adapter_of(adapter, file);
     lua_pop(L, 1);
     if (check_credentials(L, what, err, err_len) || read_knobs(L, ch, what, err, err_len))
-        return -1;
+        goto fail;
     ch->settings_json = l_to_json_text(L, -1, err, err_len);
     if (!ch->settings_json) {
         char why[256];
         snprintf(why, sizeof why, "%s", err);
         snprintf(err, err_len, "%s': %s", what, why);
-        return -1;
+        goto fail;
     }
     return 0;
+fail: /* the channel is not counted: nothing else frees it */
+    free(ch->adapter);
+    ch->adapter = NULL;
+    return -1;
 }
 
 void config_free_channels(config *c)
