@@ -1,9 +1,9 @@
 # nudge — build, test, demo, bench.  `make help` lists the targets.
 
 CC      ?= cc
-PKGS    := lua5.4 libcjson sqlite3 libsodium libcurl
+PKGS    := lua5.4 libcjson sqlite3 libsodium libcurl libmicrohttpd
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
-            libcurl4-openssl-dev libsodium-dev libcjson-dev libcsv-dev libmicrohttpd-dev sqlite3 time tzdata python3 python3-aiosmtpd
+            libcurl4-openssl-dev libsodium-dev libcjson-dev libcsv-dev libmicrohttpd-dev sqlite3 time tzdata python3 python3-aiosmtpd wrk
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ilua
 ifeq ($(SAN),1)

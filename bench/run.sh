@@ -32,7 +32,8 @@ case ${BENCH_ONLY:-} in
 "" | events) ;;
 deliveries) exec sh bench/deliveries.sh "$BUILD" ;;
 profiles) exec sh bench/profiles.sh "$BUILD" ;;
-*) die "BENCH_ONLY must be events, deliveries or profiles" ;;
+service) exec sh bench/service.sh "$BUILD" ;;
+*) die "BENCH_ONLY must be events, deliveries, service or profiles" ;;
 esac
 
 # Generates the event file unless one of the expected size is already there.
@@ -84,4 +85,5 @@ awk -v n=$EVENT_COUNT -v what="nudge run" -v unit=events/s -f bench/summarize.aw
 
 [ -n "${BENCH_ONLY:-}" ] && exit 0
 sh bench/deliveries.sh "$BUILD" || exit 1
+sh bench/service.sh "$BUILD" || exit 1
 sh bench/profiles.sh "$BUILD" || exit 1

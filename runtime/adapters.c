@@ -4,6 +4,8 @@
  * tables they return before they become a send_request or a verdict. */
 #include "adapters.h"
 
+#include "textfile.h"
+
 #include "l_modules.h"
 #include "sandbox.h"
 #include "stdlib_embed.h"
@@ -179,23 +181,11 @@ static int load_adapter(lua_State *L)
     return 0;
 }
 
-static char *read_adapter_file(const char *path, size_t *len, char *err, size_t err_len)
+static char *read_adapter_source(const char *path, size_t *len, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    long size;
-    if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-        !(text = malloc((size_t)size + 1)) ||
-        fread(text, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, err_len, "cannot read the adapter file %s: %s", path,
-                 strerror(errno ? errno : EIO));
-        free(text);
-        text = NULL;
-    } else {
-        text[size] = 0;
-        *len = (size_t)size;
-    }
-    if (f) fclose(f);
+    char *text = textfile_read(path, len);
+    if (!text)
+        snprintf(err, err_len, "cannot read the adapter file %s: %s", path, strerror(errno));
     return text;
 }
 
@@ -209,7 +199,7 @@ static int open_channel(lua_State *L, const channel_config *ch, adapter_channel 
     snprintf(slot->name, sizeof slot->name, "%s", ch->name);
     errno = 0;
     if (is_path(ch->adapter) &&
-        !(text = read_adapter_file(ch->adapter, &job.len, reason, sizeof reason))) {
+        !(text = read_adapter_source(ch->adapter, &job.len, reason, sizeof reason))) {
         snprintf(err, err_len, "channel '%s': %s", ch->name, reason);
         return -1;
     }

@@ -3,6 +3,8 @@
  * beside the recipe are checked for syntax, presence and the vars they need. */
 #include "check_templates.h"
 
+#include "textfile.h"
+
 #include <cJSON.h>
 
 #include <ctype.h>
@@ -316,17 +318,6 @@ void check_find_sends(const char *source, void (*fn)(void *ctx, const send_call 
 
 /* ---- template files ---------------------------------------------------------- */
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0;
-    if (!f) return NULL;
-    if (getdelim(&text, &len, 0, f) < 0) free(text), text = NULL;
-    fclose(f);
-    return text;
-}
-
 /* RECIPE_PATH's folder ("" for a bare file name), malloc'd. */
 static char *recipe_folder(const char *recipe_path)
 {
@@ -392,7 +383,7 @@ int check_template_folder(const char *recipe_path, FILE *out)
     for (int i = 0; i < n; i++) {
         char path[8192];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        char *text = is_template_file(names[i]->d_name) ? read_text(path) : NULL;
+        char *text = is_template_file(names[i]->d_name) ? textfile_read(path, NULL) : NULL;
         if (text) errors += check_syntax(path, text, out);
         free(text);
         free(names[i]);
@@ -542,7 +533,7 @@ static void check_send(void *ctx, const send_call *call)
                     "not a valid template name (use letters, digits, _, - "
                     "and single dots, not starting with a dot)");
     } else {
-        char *txt_text = read_text(txt), *html_text = read_text(html);
+        char *txt_text = textfile_read(txt, NULL), *html_text = textfile_read(html, NULL);
         if (!txt_text && !html_text) report_missing(sc, call, txt);
         if (call->vars_known) {
             check_vars(sc, call, txt, txt_text);

@@ -25,6 +25,7 @@ typedef struct cli {
     int make;        /* nudge unsubscribe --make */
     int no_delivery; /* --no-deliver, nudge simulate: queued messages stay in the outbox */
     const char *format, *timeline; /* nudge simulate --format json, --timeline all */
+    const char *listen, *port_file; /* nudge serve --listen HOST:PORT, --port-file F */
     config cfg;
 } cli;
 
@@ -39,6 +40,7 @@ int cmd_suppress(cli *c);
 int cmd_consent(cli *c);
 int cmd_unsubscribe(cli *c);
 int cmd_simulate(cli *c);
+int cmd_serve(cli *c);
 
 /* `nudge run`'s work under C's options: loads the recipes, runs the events
  * and (unless c->quiet) prints the summary line; *stats (may be NULL) gets

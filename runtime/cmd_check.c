@@ -4,6 +4,7 @@
 #include "check_templates.h"
 #include "cli.h"
 #include "log.h"
+#include "textfile.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -46,24 +47,6 @@ typedef struct template_pass {
     int errors;
 } template_pass;
 
-static int is_recipe_file(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && !strcmp(name + n - 4, ".lua") &&
-           (n < 9 || strcmp(name + n - 9, "_test.lua"));
-}
-
-static char *read_source(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0;
-    if (!f) return NULL;
-    if (getdelim(&text, &len, 0, f) < 0) free(text), text = NULL;
-    fclose(f);
-    return text;
-}
-
 /* 1 the first time a recipe of PATH's folder is seen (its templates/ are
  * then checked once for all the recipes there). */
 static int first_in_folder(template_pass *p, const char *path)
@@ -84,7 +67,7 @@ static int first_in_folder(template_pass *p, const char *path)
 
 static void check_recipe_file(template_pass *p, const char *path)
 {
-    char *source = read_source(path);
+    char *source = textfile_read(path, NULL);
     if (!source) {
         log_error("cannot read %s: %m", path);
         p->errors++;
@@ -106,7 +89,7 @@ static void check_folder_recipes(template_pass *p, const char *dir)
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        if (is_recipe_file(names[i]->d_name)) check_recipe_file(p, path);
+        if (textfile_is_recipe(names[i]->d_name)) check_recipe_file(p, path);
         free(names[i]);
     }
     if (n >= 0) free(names);

@@ -2,9 +2,11 @@
  * batched transactions, fire due timers, deliver the outbox, and end with
  * the summary line. */
 #include "cli.h"
+#include "run.h"
 #include "l_modules.h"
 #include "deliver.h"
 #include "log.h"
+#include "textfile.h"
 #include "timeutil.h"
 
 #include <dirent.h>
@@ -18,29 +20,6 @@
 #define BATCH_EVENTS 20000
 #define BATCH_NS (1000 * 1000000LL)
 
-typedef struct run_state {
-    cli *c;
-    store *store;
-    engine *engine;
-    deliverer *deliverer;     /* NULL: deliver on this thread */
-    deliver_senders *senders; /* the adapters' channels; NULL: none */
-    privacy *privacy;
-    guard_config guard;
-    deliver_rates rates; /* the channels' token buckets, for the whole run */
-    engine_stats stats;
-    ingest_stats ingest;
-    long in_batch, seen; /* seen: events handed to the engine */
-    int64_t batch_started_ns, progress_ns;
-    int progress;    /* print a progress line: stderr is a terminal */
-    int event_clock; /* --clock event */
-} run_state;
-
-static int is_recipe_file(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && !strcmp(name + n - 4, ".lua") &&
-           (n < 9 || strcmp(name + n - 9, "_test.lua"));
-}
 
 static int load_recipe(host *h, engine *e, const char *path)
 {
@@ -60,7 +39,7 @@ static int load_folder(host *h, engine *e, const char *dir)
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        if (!rc && is_recipe_file(names[i]->d_name)) rc = load_recipe(h, e, path);
+        if (!rc && textfile_is_recipe(names[i]->d_name)) rc = load_recipe(h, e, path);
         free(names[i]);
     }
     free(names);
@@ -140,7 +119,7 @@ void cli_print_summary(const cli *c, const engine_stats *st, store *s)
     }
 }
 
-static void add_counts(run_state *r, const deliver_counts *counts)
+void run_add_counts(run_state *r, const deliver_counts *counts)
 {
     r->stats.messages_delivered += counts->delivered;
     r->stats.messages_stopped += counts->stopped;
@@ -161,7 +140,7 @@ static int commit_batch(run_state *r, int reopen)
     if (!r->c->no_delivery && (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
                                             : deliver_outbox(r->store, &o, &counts)))
         return -1;
-    add_counts(r, &counts);
+    run_add_counts(r, &counts);
     if (!reopen) return 0;
     if (store_begin(r->store)) return -1;
     /* under the wall clock, timers that came due meanwhile fire first */
@@ -193,8 +172,7 @@ static int on_event(void *ctx, nudge_event *ev)
     return 0;
 }
 
-/* Opens the store, the host and the engine, and loads the recipes. */
-static int open_run(run_state *r, cli *c, host **h)
+int run_open(run_state *r, cli *c, host **h)
 {
     char err[600];
     memset(r, 0, sizeof *r);
@@ -223,7 +201,7 @@ static int open_run(run_state *r, cli *c, host **h)
     return EXIT_OK;
 }
 
-static void close_run(run_state *r, host *h)
+void run_close(run_state *r, host *h)
 {
     engine_free(r->engine);
     host_free(h);
@@ -267,7 +245,7 @@ static int run_events(run_state *r)
     store_rollback(r->store); /* after an error, or the dry run's work */
     deliver_counts counts = {0, 0, 0};
     if (deliverer_finish(r->deliverer, &counts)) rc = -1;
-    add_counts(r, &counts);
+    run_add_counts(r, &counts);
     r->deliverer = NULL;
     return rc;
 }
@@ -276,7 +254,7 @@ int cli_run(cli *c, engine_stats *stats)
 {
     run_state r;
     host *h = NULL;
-    int rc = open_run(&r, c, &h);
+    int rc = run_open(&r, c, &h);
     if (rc == EXIT_OK) {
         if (!c->arg_count && !c->cfg.recipe_dir_count)
             log_warn("no recipes named: events are stored, no journey starts");
@@ -285,7 +263,7 @@ int cli_run(cli *c, engine_stats *stats)
         if (rc == EXIT_OK && c->strict && r.stats.events_rejected) rc = EXIT_REJECTED;
     }
     if (stats) *stats = r.stats;
-    close_run(&r, h);
+    run_close(&r, h);
     return rc;
 }
 
@@ -303,13 +281,13 @@ int cmd_tick(cli *c)
     if (c->now && time_parse_iso8601(c->now, &now))
         return log_error("--now: not an ISO-8601 time: %s", c->now), EXIT_USAGE;
     if (c->now && !c->clock) c->clock = "event";
-    int rc = open_run(&r, c, &h);
+    int rc = run_open(&r, c, &h);
     if (rc == EXIT_OK) {
         rc = store_begin(r.store) || engine_advance(r.engine, now) || commit_batch(&r, 0);
         store_rollback(r.store);
         cli_print_summary(c, &r.stats, r.store);
         rc = rc ? EXIT_FAILURE_RUNTIME : EXIT_OK;
     }
-    close_run(&r, h);
+    run_close(&r, h);
     return rc;
 }

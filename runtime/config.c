@@ -1,7 +1,7 @@
 /* nudge.conf.lua loading: defaults, then the file's table, checked key by
  * key, down to each frequency cap, quiet-hours window and channel rate.
- * Settings for later subsystems (the channels' adapters, the server) are
- * accepted when they have the right shape. */
+ * The channels' delivery settings are read by config_channels.c, the
+ * server's by config_server.c. */
 #include "config.h"
 
 #include "l_modules.h"
@@ -461,7 +461,8 @@ static int read_settings(lua_State *L, config *c, const char *path, char *err,
     }
     lua_pop(L, 1);
     return read_limits(L, c, path, err, err_len) || read_pii(L, c, path, err, err_len) ||
-                   read_guardrails(L, c, path, err, err_len)
+                   read_guardrails(L, c, path, err, err_len) ||
+                   config_read_server(L, c, path, err, err_len)
                ? -1
                : 0;
 }
@@ -501,6 +502,7 @@ int config_load(const char *path, config *c, char *err, size_t err_len)
     c->outbox_path = strdup("outbox.ndjson");
     c->consent_default = strdup("opt_in");
     c->timezone = strdup("UTC");
+    c->server_listen = strdup("127.0.0.1:8080");
     c->quiet_count = guard_quiet_defaults(c->quiet);
     if (!path && access(DEFAULT_CONFIG, F_OK) == 0) path = DEFAULT_CONFIG;
     return path ? load_file(path, c, err, err_len) : 0;
@@ -510,6 +512,7 @@ void config_free(config *c)
 {
     free(c->db_path), free(c->key_file), free(c->outbox_path);
     free(c->consent_default), free(c->timezone);
+    free(c->server_listen), free(c->server_write_keys_env);
     for (int i = 0; i < c->recipe_dir_count; i++)
         free(c->recipe_dirs[i]);
     free(c->recipe_dirs);

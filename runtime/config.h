@@ -27,6 +27,9 @@ typedef struct config {
     int rate_count;
     channel_config channels[GUARD_RULES_MAX]; /* channels.NAME: adapters, senders */
     int channel_count;
+    char *server_listen;         /* server.listen: "127.0.0.1:8080" */
+    char *server_write_keys_env; /* server.write_keys_env, or NULL: no auth */
+    int server_threads;          /* server.threads; 0: the server's default */
 } config;
 
 /* Fills `out` with defaults, then with `path` when given (or when
@@ -50,6 +53,12 @@ int config_read_caps(lua_State *L, int idx, const char *file, const char *key,
 int config_read_channel(lua_State *L, const char *file, const char *name,
                         channel_config *ch, char *err, size_t err_len);
 void config_free_channels(config *c);
+
+/* The `server` table of the config at -1 (config_server.c).  [-0, +0, m] */
+int config_read_server(lua_State *L, config *c, const char *file, char *err,
+                       size_t err_len);
+/* Splits "HOST:PORT" (PORT 0 to 65535).  0, or -1 when malformed. */
+int config_parse_listen(const char *text, char *host, size_t host_len, int *port);
 
 /* The settings of channel NAME, or NULL when the config does not name it
  * (it then goes to the file channel). */

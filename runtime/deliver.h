@@ -92,6 +92,10 @@ deliverer *deliverer_start(const char *db_path, const char *outbox_path,
  * earlier round failed (logged there): the caller should stop. */
 int deliverer_kick(deliverer *d, int64_t now_ms);
 
+/* The last round will not wait for retries (a service that stops: they
+ * stay in the outbox for its next start). */
+void deliverer_skip_retry_wait(deliverer *d);
+
 /* Delivers what is left (waiting for retries due soon), stops the
  * thread, adds its counts to *COUNTS.  0, or -1 if any round failed.
  * NULL is fine. */

@@ -6,6 +6,7 @@
 #include "deliver_internal.h"
 
 #include "template.h"
+#include "textfile.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -22,17 +23,6 @@ static int fail(composed *out, const char *reason, const char *fmt, const char *
 
 /* ---- templates ----------------------------------------------------------- */
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0;
-    if (!f) return NULL;
-    if (getdelim(&text, &len, 0, f) < 0) free(text), text = NULL;
-    fclose(f);
-    return text;
-}
-
 void compose_forget_templates(deliver_senders *d)
 {
     for (int i = 0; i < d->cached; i++)
@@ -47,7 +37,7 @@ static const char *template_text(deliver_senders *d, const char *path)
         if (!strcmp(d->cache[i].path, path)) return d->cache[i].text;
     if (d->cached == TEMPLATE_CACHE) compose_forget_templates(d);
     d->cache[d->cached].path = strdup(path);
-    d->cache[d->cached].text = read_file(path);
+    d->cache[d->cached].text = textfile_read(path, NULL);
     return d->cache[d->cached++].text;
 }
 

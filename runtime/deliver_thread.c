@@ -19,7 +19,7 @@ struct deliverer {
     const guard_config *guard;
     deliver_rates *rates;      /* the caller's, used by this thread alone */
     deliver_senders *senders; /* likewise */
-    int kicked, stopping, failed;
+    int kicked, stopping, failed, no_retry_wait;
     deliver_counts counts;
     int64_t now_ms; /* the run's clock at the last kick */
 };
@@ -46,7 +46,7 @@ static void *deliverer_main(void *arg)
         deliver_counts counts = {0, 0, 0};
         deliver_options o = {d->outbox_path, 0, d->guard, d->rates, d->senders, 0};
         last = wait_for_work(d, &o.now_ms);
-        o.finish = last;
+        o.finish = last && !__atomic_load_n(&d->no_retry_wait, __ATOMIC_ACQUIRE);
         rc = deliver_outbox(d->store, &o, &counts);
         pthread_mutex_lock(&d->lock);
         d->counts.delivered += counts.delivered;
@@ -94,6 +94,11 @@ int deliverer_kick(deliverer *d, int64_t now_ms)
     pthread_cond_signal(&d->wake);
     pthread_mutex_unlock(&d->lock);
     return failed ? -1 : 0;
+}
+
+void deliverer_skip_retry_wait(deliverer *d)
+{
+    __atomic_store_n(&d->no_retry_wait, 1, __ATOMIC_RELEASE);
 }
 
 int deliverer_finish(deliverer *d, deliver_counts *counts)

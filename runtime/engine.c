@@ -65,6 +65,17 @@ int engine_add_recipe(engine *e, recipe *r)
     return 0;
 }
 
+void engine_clear_recipes(engine *e)
+{
+    e->live_count = 0;
+}
+
+void engine_reconfigure(engine *e, engine_options options)
+{
+    options.event_clock = e->options.event_clock;
+    e->options = options;
+}
+
 int64_t engine_now(engine *e)
 {
     return e->options.event_clock ? e->now_ms : time_wall_ms();

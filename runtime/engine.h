@@ -33,6 +33,13 @@ void engine_free(engine *e);
 /* Makes a loaded recipe's trigger live for new events. */
 int engine_add_recipe(engine *e, recipe *r);
 
+/* Makes no recipe live (the versions stay in the host, for the instances
+ * in flight); a reload then adds the recipes again. */
+void engine_clear_recipes(engine *e);
+
+/* Takes new options (a reloaded config's), keeping the clock's kind. */
+void engine_reconfigure(engine *e, engine_options options);
+
 /* The clock: the event clock resumes from the store; wall time otherwise. */
 int64_t engine_now(engine *e);
 /* Fires every timer due at or before `now` (each at its own due time under

@@ -8,6 +8,7 @@
 #include "l_journey.h"
 #include "l_modules.h"
 #include "log.h"
+#include "textfile.h"
 #include "timeutil.h"
 
 #include <ctype.h>
@@ -67,20 +68,8 @@ void host_free(host *h)
 
 static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    long size;
-    if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-        !(text = malloc((size_t)size + 1)) ||
-        fread(text, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, err_len, "%s: cannot read recipe: %m", path);
-        free(text);
-        text = NULL;
-    } else {
-        text[size] = 0;
-        *len = (size_t)size;
-    }
-    if (f) fclose(f);
+    char *text = textfile_read(path, len);
+    if (!text) snprintf(err, err_len, "%s: cannot read recipe: %m", path);
     return text;
 }
 

@@ -57,4 +57,13 @@ int ingest_stream_threaded(FILE *in, const char *source, char *const *pii_fields
                            int pii_count, ingest_fn on_event, void *ctx,
                            ingest_stats *stats);
 
+/* Copies the strings of EV (a checked event with json set) into one
+ * malloc'd buffer, returned, and points OUT's fields at it, with json
+ * NULL: raw is the event's text with the members named in PII_FIELDS
+ * masked, traits_json an identify's traits as given (for the encrypted
+ * store).  NULL when out of memory.  The threaded reader does this for
+ * each event; `nudge serve` for each event of a request. */
+char *ingest_flatten(char *const *pii_fields, int pii_count, const nudge_event *ev,
+                     nudge_event *out);
+
 #endif

@@ -50,12 +50,12 @@ static void push_chunk(pipe_state *p)
 }
 
 /* Whether the raw text may hold a PII member (a quoted field name). */
-static int may_hold_pii(const pipe_state *p, const nudge_event *ev)
+static int may_hold_pii(char *const *pii_fields, int pii_count, const nudge_event *ev)
 {
-    if (!ev->raw) return p->pii_count > 0;
-    for (int i = 0; i < p->pii_count; i++) {
+    if (!ev->raw) return pii_count > 0;
+    for (int i = 0; i < pii_count; i++) {
         char quoted[256];
-        int n = snprintf(quoted, sizeof quoted, "\"%s\"", p->pii_fields[i]);
+        int n = snprintf(quoted, sizeof quoted, "\"%s\"", pii_fields[i]);
         if (n > 0 && (size_t)n < sizeof quoted &&
             memmem(ev->raw, ev->raw_len, quoted, (size_t)n))
             return 1;
@@ -63,17 +63,16 @@ static int may_hold_pii(const pipe_state *p, const nudge_event *ev)
     return 0;
 }
 
-/* Copies the strings of ev into one buffer and repoints the copy at it;
- * the stored text has its PII masked. */
-static char *flatten(const pipe_state *p, const nudge_event *ev, nudge_event *out)
+char *ingest_flatten(char *const *pii_fields, int pii_count, const nudge_event *ev,
+                     nudge_event *out)
 {
     char *traits = NULL, *printed = NULL;
     if (!strcmp(ev->type, "identify")) {
         cJSON *t = cJSON_GetObjectItemCaseSensitive(ev->json, "traits");
         traits = cJSON_IsObject(t) ? cJSON_PrintUnformatted(t) : NULL;
     }
-    int scrubbed = may_hold_pii(p, ev) &&
-                   privacy_scrub_event(p->pii_fields, p->pii_count, ev->json) > 0;
+    int scrubbed = may_hold_pii(pii_fields, pii_count, ev) &&
+                   privacy_scrub_event(pii_fields, pii_count, ev->json) > 0;
     if (!ev->raw || scrubbed) printed = cJSON_PrintUnformatted(ev->json);
     const char *raw = printed ? printed : ev->raw ? ev->raw : "{}";
     const char *fields[] = {raw,      ev->type,       ev->user_id, ev->anonymous_id,
@@ -103,7 +102,9 @@ static int reader_callback(void *ctx, nudge_event *ev)
     if (__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) return 1;
     if (!p->filling && !(p->filling = calloc(1, sizeof *p->filling))) return -1;
     chunk *c = p->filling;
-    if (!(c->texts[c->count] = flatten(p, ev, &c->events[c->count]))) return -1;
+    if (!(c->texts[c->count] =
+              ingest_flatten(p->pii_fields, p->pii_count, ev, &c->events[c->count])))
+        return -1;
     if (++c->count == CHUNK) push_chunk(p);
     return 0;
 }
@@ -162,7 +163,7 @@ static int flatten_and_call(void *ctx, nudge_event *ev)
 {
     struct direct *d = ctx;
     nudge_event flat;
-    char *text = flatten(d->p, ev, &flat);
+    char *text = ingest_flatten(d->p->pii_fields, d->p->pii_count, ev, &flat);
     int rc = text ? d->on_event(d->ctx, &flat) : -1;
     free(text);
     return rc;

@@ -18,6 +18,8 @@ static const char usage[] =
     "  nudge simulate RECIPE ... --events FILE [--format json] [--timeline all]   "
     "backtest "
     "into a throwaway store, nothing sent\n"
+    "  nudge serve [RECIPE|DIR ...] [--listen HOST:PORT] [--port-file FILE]   the "
+    "service\n"
     "  nudge check [RECIPE|DIR ...]               validate recipes; instances per "
     "version and step\n"
     "  nudge hash KIND VALUE [--target meta|google|tiktok]   normalized SHA-256 for ad "
@@ -57,6 +59,8 @@ static const char **option_slot(cli *c, const char *name)
     if (!strcmp(name, "--reason")) return &c->reason;
     if (!strcmp(name, "--format")) return &c->format;
     if (!strcmp(name, "--timeline")) return &c->timeline;
+    if (!strcmp(name, "--listen")) return &c->listen;
+    if (!strcmp(name, "--port-file")) return &c->port_file;
     return NULL;
 }
 
@@ -124,6 +128,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "consent")) return cmd_consent(c);
     if (!strcmp(c->command, "unsubscribe")) return cmd_unsubscribe(c);
     if (!strcmp(c->command, "simulate")) return cmd_simulate(c);
+    if (!strcmp(c->command, "serve")) return cmd_serve(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }

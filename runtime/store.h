@@ -275,6 +275,8 @@ int store_outbox_release(store *s, int64_t now_ms);
 /* Messages waiting to be tried again ("retry") whose retry_at_ms (wall
  * time) has come become "queued": how many, or -1. */
 int store_outbox_release_retries(store *s, int64_t wall_ms);
+/* Messages still to deliver (queued, sending, retry, deferred), or -1. */
+int64_t store_outbox_depth(store *s);
 /* The earliest retry_at_ms of the messages waiting to be tried again, 0
  * when none is, -1 on error. */
 int64_t store_outbox_next_retry(store *s);

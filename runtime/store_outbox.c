@@ -65,6 +65,17 @@ int store_outbox_release_retries(store *s, int64_t wall_ms)
     return sqlite3_changes(store_db(s));
 }
 
+int64_t store_outbox_depth(store *s)
+{
+    sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_DEPTH,
+                                  "SELECT count(*) FROM outbox WHERE status IN"
+                                  " ('queued', 'sending', 'retry', 'deferred')");
+    if (!st) return -1;
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
 int64_t store_outbox_next_retry(store *s)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_NEXT_RETRY,

@@ -10,13 +10,11 @@ local DEAD_ADDRESS = {
   [300] = "invalid email request",
 }
 
--- The number after "name": in a JSON text (a plain search, then a short
--- anchored match: the sandbox refuses patterns that could run long on 4 KB).
-local function json_number(body, name)
-  local at = body:find('"' .. name .. '"', 1, true)
-  if not at then return nil end
-  local after = body:sub(at + #name + 2, at + #name + 40)
-  return tonumber(after:match("^%s*:%s*(%d+)"))
+-- A number member of the provider's JSON answer, or nil.
+local function answer_number(body, name)
+  local answer = codec.json_decode(body or "")
+  local value = type(answer) == "table" and answer[name] or nil
+  return math.type(value) and value or nil
 end
 
 return {
@@ -48,7 +46,7 @@ return {
   -- A 422 body is {"ErrorCode": 406, "Message": "..."}.
   outcome = function(msg, cfg, resp, verdict)
     if resp.status == 422 and resp.body then
-      local reason = DEAD_ADDRESS[json_number(resp.body, "ErrorCode")]
+      local reason = DEAD_ADDRESS[answer_number(resp.body, "ErrorCode")]
       if reason then
         return { outcome = "failed", bounce = true, detail = "Postmark: " .. reason }
       end

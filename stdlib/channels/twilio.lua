@@ -11,13 +11,11 @@ local DEAD_NUMBER = {
   [21610] = "the recipient replied STOP (unsubscribed)",
 }
 
--- The number after "name": in a JSON text (a plain search, then a short
--- anchored match: the sandbox refuses patterns that could run long on 4 KB).
-local function json_number(body, name)
-  local at = body:find('"' .. name .. '"', 1, true)
-  if not at then return nil end
-  local after = body:sub(at + #name + 2, at + #name + 40)
-  return tonumber(after:match("^%s*:%s*(%d+)"))
+-- A number member of the provider's JSON answer, or nil.
+local function answer_number(body, name)
+  local answer = codec.json_decode(body or "")
+  local value = type(answer) == "table" and answer[name] or nil
+  return math.type(value) and value or nil
 end
 
 -- cfg[key], or an error at the caller's line naming the config key to add.
@@ -54,7 +52,7 @@ return {
   -- A 4xx body is {"code": 21211, "message": "...", "more_info": "...", "status": 400}.
   outcome = function(msg, cfg, resp, verdict)
     if resp.status >= 400 and resp.status < 500 and resp.body then
-      local reason = DEAD_NUMBER[json_number(resp.body, "code")]
+      local reason = DEAD_NUMBER[answer_number(resp.body, "code")]
       if reason then
         return { outcome = "failed", bounce = true, detail = "Twilio: " .. reason }
       end
