@@ -75,7 +75,12 @@ static int write_port_file(const char *path, int port)
 static void wait_for_signals(serve_state *sv, const sigset_t *set)
 {
     struct timespec tick = {0, 200 * 1000000};
-    for (;;) {
+    for (int ticks = 1;; ticks++) {
+        /* the engine's commits never checkpoint (a 32 MB checkpoint inside
+         * a commit would stall every request waiting on it): this thread
+         * does, beside them, once a second */
+        if (ticks % 5 == 0)
+            store_run(sv->checkpointer, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, 0);
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGHUP) __atomic_store_n(&sv->reload, 1, __ATOMIC_RELEASE);
         if (sig == SIGTERM || sig == SIGINT) {
@@ -90,9 +95,10 @@ static void wait_for_signals(serve_state *sv, const sigset_t *set)
 static int open_extras(serve_state *sv)
 {
     char err[800];
-    if (store_open(sv->c->db_path, &sv->reader, err, sizeof err))
+    if (store_open(sv->c->db_path, &sv->reader, err, sizeof err) ||
+        store_open(sv->c->db_path, &sv->checkpointer, err, sizeof err))
         return log_error("%s", err), -1;
-    pthread_mutex_init(&sv->reader_lock, NULL);
+    store_run(sv->run.store, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, 0);
     return privacy_unsubscribe_key(sv->run.privacy, sv->run.store, sv->unsub_key);
 }
 
@@ -138,7 +144,9 @@ static int stop_all(serve_state *sv, server *srv)
 static void close_all(serve_state *sv, char *keys[], int key_count)
 {
     run_close(&sv->run, sv->host);
-    if (sv->reader) store_close(sv->reader), pthread_mutex_destroy(&sv->reader_lock);
+    if (sv->reader) store_close(sv->reader);
+    pthread_mutex_destroy(&sv->reader_lock);
+    store_close(sv->checkpointer);
     intake_free(sv->intake);
     for (int i = 0; i < sv->old_config_count; i++)
         config_free(&sv->old_configs[i]);
@@ -165,6 +173,7 @@ int cmd_serve(cli *c)
     signal(SIGPIPE, SIG_IGN);
     memset(&sv, 0, sizeof sv);
     sv.c = c;
+    pthread_mutex_init(&sv.reader_lock, NULL);
     int opened = run_open(&sv.run, c, &sv.host);
     server *srv = NULL;
     if (opened == EXIT_OK && !open_extras(&sv) && !serve_engine_start(&sv) &&

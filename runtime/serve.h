@@ -27,6 +27,7 @@ typedef struct serve_state {
     int failed;  /* atomic: the engine thread stopped on an error */
     int healthy; /* atomic: taking events */
     store *reader; /* the request threads' reads (metrics, lookups) */
+    store *checkpointer; /* the main thread's WAL checkpoints */
     pthread_mutex_t reader_lock;
     unsigned char unsub_key[UNSUB_KEY_LEN];
     config old_configs[SERVE_MAX_CONFIGS]; /* replaced by reloads, still pointed at */

@@ -9,6 +9,9 @@
 # not skip.
 . "$(dirname "$0")/lib.sh"
 
+# sqlite3 reads the database while the server writes it: wait for locks.
+sqlite3() { command sqlite3 -cmd '.timeout 5000' "$@"; }
+
 NUDGE_WRITE_KEYS=wk_test
 export NUDGE_WRITE_KEYS
 W="$TMP/sdk"
