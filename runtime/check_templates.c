@@ -1,6 +1,7 @@
 /* `nudge check`'s template pass: a small Lua tokenizer finds the j:send
- * calls with literal channel and template names, then the template files
- * beside the recipe are checked for syntax, presence and the vars they need. */
+ * calls with literal channel and template names (and, for check_lints.c, any
+ * method call's literal arguments), then the template files beside the
+ * recipe are checked for syntax, presence and the vars they need. */
 #include "check_templates.h"
 
 #include "textfile.h"
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a Lua tokenizer: just enough to find j:send calls -------------------- */
+/* ---- a Lua tokenizer: just enough to find j:send and j:wait_for calls ------ */
 
 enum lex_kind {
     LEX_END,    /* the end of the source */
@@ -282,7 +283,7 @@ static int read_literal(lexer *lx, char *out)
 }
 
 /* After RECEIVER ":" "send": the call's arguments, reported when literal. */
-static void read_call(lexer *lx, const lex_token *receiver,
+static void read_send(lexer *lx, const lex_token *receiver,
                       void (*fn)(void *ctx, const send_call *call), void *ctx)
 {
     send_call call;
@@ -297,15 +298,19 @@ static void read_call(lexer *lx, const lex_token *receiver,
         fn(ctx, &call);
 }
 
-void check_find_sends(const char *source, void (*fn)(void *ctx, const send_call *call),
-                      void *ctx)
+/* What to do after each RECEIVER ":" METHOD: LX stands just past METHOD. */
+typedef void (*call_reader)(lexer *lx, const lex_token *receiver, void *reader);
+
+/* Calls READ (with READER) at each NAME ":" METHOD of SOURCE, in order. */
+static void walk_calls(const char *source, const char *method, call_reader read,
+                       void *reader)
 {
     lexer lx = {source, 1};
     lex_token t, receiver;
     int seen = 0; /* 1: a name was just read; 2: a name and ":" */
     for (lex_next(&lx, &t); t.kind != LEX_END; lex_next(&lx, &t)) {
-        if (seen == 2 && t.kind == LEX_NAME && !strcmp(t.text, "send")) {
-            read_call(&lx, &receiver, fn, ctx);
+        if (seen == 2 && t.kind == LEX_NAME && !strcmp(t.text, method)) {
+            read(&lx, &receiver, reader);
             seen = 0;
         } else if (t.kind == LEX_NAME) {
             receiver = t;
@@ -314,6 +319,81 @@ void check_find_sends(const char *source, void (*fn)(void *ctx, const send_call 
             seen = seen == 1 && is_punct(&t, ":") ? 2 : 0;
         }
     }
+}
+
+typedef struct send_reader {
+    void (*fn)(void *ctx, const send_call *call);
+    void *ctx;
+} send_reader;
+
+static void on_send(lexer *lx, const lex_token *receiver, void *reader)
+{
+    send_reader *r = reader;
+    read_send(lx, receiver, r->fn, r->ctx);
+}
+
+void check_find_sends(const char *source, void (*fn)(void *ctx, const send_call *call),
+                      void *ctx)
+{
+    send_reader r = {fn, ctx};
+    walk_calls(source, "send", on_send, &r);
+}
+
+/* ---- any NAME:METHOD call: its leading literal arguments --------------------- */
+
+typedef struct literal_reader {
+    void (*fn)(void *ctx, const literal_call *call);
+    void *ctx;
+} literal_reader;
+
+/* 1 (the literal in CALL, and LX past its "," or ")") when the next argument
+ * is a string literal alone; else 0 and LX where it was. */
+static int read_literal_argument(lexer *lx, literal_call *call)
+{
+    lexer start = *lx;
+    lex_token t;
+    lex_next(lx, &t);
+    if (t.kind == LEX_STRING && t.text_ok && (peek_is(lx, ",") || peek_is(lx, ")"))) {
+        strcpy(call->literals[call->literal_count++], t.text);
+        return 1;
+    }
+    *lx = start;
+    return 0;
+}
+
+static void on_call(lexer *lx, const lex_token *receiver, void *reader)
+{
+    literal_reader *r = reader;
+    literal_call call;
+    lex_token t;
+    if (!peek_is(lx, "(")) return; /* j:send "x" or j:send { }: not read */
+    memset(&call, 0, sizeof call);
+    call.line = receiver->line;
+    strcpy(call.receiver, receiver->text);
+    lex_next(lx, &t);
+    while (call.literal_count < CHECK_MAX_LITERALS && read_literal_argument(lx, &call)) {
+        lex_next(lx, &t);
+        if (is_punct(&t, ")")) break;
+    }
+    r->fn(r->ctx, &call);
+}
+
+void check_find_calls(const char *source, const char *method,
+                      void (*fn)(void *ctx, const literal_call *call), void *ctx)
+{
+    literal_reader r = {fn, ctx};
+    walk_calls(source, method, on_call, &r);
+}
+
+int check_journey_line(const char *source)
+{
+    lexer lx = {source, 1};
+    lex_token t;
+    for (lex_next(&lx, &t); t.kind != LEX_END; lex_next(&lx, &t))
+        if (t.kind == LEX_NAME && !strcmp(t.text, "journey") &&
+            (peek_is(&lx, "{") || peek_is(&lx, "(")))
+            return t.line;
+    return 1;
 }
 
 /* ---- template files ---------------------------------------------------------- */

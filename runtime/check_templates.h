@@ -1,6 +1,7 @@
 /* `nudge check`'s look at message templates: syntax errors in the files
  * beside a recipe, j:send calls naming a template that is not there, and
- * values a template needs that the call does not pass (docs/templates.md). */
+ * values a template needs that the call does not pass (docs/templates.md).
+ * Its Lua source scanner also serves the other lints (check_lints.h). */
 #ifndef NUDGE_CHECK_TEMPLATES_H
 #define NUDGE_CHECK_TEMPLATES_H
 #include "config.h"
@@ -10,6 +11,7 @@
 
 #define CHECK_MAX_KEYS 64     /* top-level keys of one vars table */
 #define CHECK_MAX_LITERAL 256 /* bytes of a channel, template or receiver name */
+#define CHECK_MAX_LITERALS 2  /* leading literal arguments kept of one call */
 
 /* One `j:send("CHANNEL", "TEMPLATE"[, vars])` found in a recipe's source. */
 typedef struct send_call {
@@ -27,6 +29,26 @@ typedef struct send_call {
  * and the insides of strings are skipped. */
 void check_find_sends(const char *source, void (*fn)(void *ctx, const send_call *call),
                       void *ctx);
+
+/* One `NAME:METHOD(...)` call found in a recipe's source: its leading
+ * arguments that are each a string literal alone (`"Order Completed"`, not
+ * `"Order " .. x` nor a variable), up to CHECK_MAX_LITERALS. */
+typedef struct literal_call {
+    int line;                         /* the recipe line of `NAME:METHOD` */
+    char receiver[CHECK_MAX_LITERAL]; /* "j" */
+    int literal_count;                /* 0 when the first argument is no literal */
+    char literals[CHECK_MAX_LITERALS][CHECK_MAX_LITERAL];
+} literal_call;
+
+/* Calls FN once per NAME:METHOD(...) in the Lua SOURCE (METHOD: "wait_for",
+ * "send", ...), in source order, skipping comments and strings as
+ * check_find_sends does. */
+void check_find_calls(const char *source, const char *method,
+                      void (*fn)(void *ctx, const literal_call *call), void *ctx);
+
+/* The line of SOURCE's `journey {` (or `journey(`) outside comments and
+ * strings; 1 when there is none. */
+int check_journey_line(const char *source);
 
 /* Checks the templates RECIPE_PATH's j:send calls use (SOURCE is the recipe text,
  * INLINE_JSON its journey{ templates } as JSON or NULL; those come first);

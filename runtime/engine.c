@@ -65,6 +65,12 @@ int engine_add_recipe(engine *e, recipe *r)
     return 0;
 }
 
+recipe *const *engine_live_recipes(engine *e, int *count)
+{
+    *count = e->live_count;
+    return e->live;
+}
+
 void engine_clear_recipes(engine *e)
 {
     e->live_count = 0;
@@ -255,6 +261,39 @@ static int may_enter(engine *e, recipe *r, const char *profile_id, int64_t now)
     return !r->reentry_ms || now - started >= r->reentry_ms;
 }
 
+int engine_may_enter(engine *e, recipe *r, const char *profile_id)
+{
+    return may_enter(e, r, profile_id, engine_now(e));
+}
+
+/* A new instance of r for the profile, started by the stored event
+ * EVENT_ID (whose text is JSON), and its first activation. */
+static int enter(engine *e, recipe *r, const char *profile_id, int64_t event_id,
+                 const char *json, const nudge_event *ev)
+{
+    /* owned copies: activate() may replace some of the strings */
+    instance in = {.id = e->next_instance_id++,
+                   .journey = strdup(r->name),
+                   .version = strdup(r->hash),
+                   .profile_id = strdup(profile_id),
+                   .state = INSTANCE_RUNNING,
+                   .started_ms = engine_now(e),
+                   .trigger_event_id = event_id,
+                   .trigger_json = strdup(json),
+                   .holdout =
+                       act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
+    e->stats->journeys_started++;
+    int rc = activate(e, r, &in, WAKE_START, ev, json);
+    store_instance_free(&in);
+    return rc;
+}
+
+int engine_enter(engine *e, recipe *r, const char *profile_id, int64_t event_id,
+                 const char *event_json)
+{
+    return enter(e, r, profile_id, event_id, event_json, NULL);
+}
+
 static int start_instance(engine *e, recipe *r, routing *rt)
 {
     int64_t now = engine_now(e);
@@ -270,21 +309,7 @@ static int start_instance(engine *e, recipe *r, routing *rt)
                       profile_id, err);
         if (ok <= 0) return 0;
     }
-    /* owned copies: activate() may replace some of the strings */
-    instance in = {.id = e->next_instance_id++,
-                   .journey = strdup(r->name),
-                   .version = strdup(r->hash),
-                   .profile_id = strdup(profile_id),
-                   .state = INSTANCE_RUNNING,
-                   .started_ms = now,
-                   .trigger_event_id = rt->event_id,
-                   .trigger_json = strdup(rt->json),
-                   .holdout =
-                       act_stable_fraction(r->name, profile_id, "holdout") < r->holdout};
-    e->stats->journeys_started++;
-    int rc = activate(e, r, &in, WAKE_START, rt->ev, rt->json);
-    store_instance_free(&in);
-    return rc;
+    return enter(e, r, profile_id, rt->event_id, rt->json, rt->ev);
 }
 
 /* The identify call's traits join the profile (PII encrypted); a

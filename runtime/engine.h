@@ -37,6 +37,10 @@ int engine_add_recipe(engine *e, recipe *r);
  * in flight); a reload then adds the recipes again. */
 void engine_clear_recipes(engine *e);
 
+/* The recipes made live by engine_add_recipe (the audience scheduler
+ * walks them); valid until the next add or clear. */
+recipe *const *engine_live_recipes(engine *e, int *count);
+
 /* Takes new options (a reloaded config's), keeping the clock's kind. */
 void engine_reconfigure(engine *e, engine_options options);
 
@@ -48,6 +52,18 @@ int engine_advance(engine *e, int64_t now_ms);
 
 /* Processes one accepted event.  0 or -1 (store error: abort the batch). */
 int engine_event(engine *e, const nudge_event *ev);
+
+/* Entering without an event (audience triggers, audience.c).  Whether the
+ * profile may enter journey r now: no live instance of it, then the
+ * recipe's reentry rule.  1 yes, 0 no, -1 store error. */
+int engine_may_enter(engine *e, recipe *r, const char *profile_id);
+
+/* Starts an instance of r for the profile at the engine's clock, with the
+ * stored event EVENT_ID (its JSON text given) as j.trigger, and runs its
+ * first activation.  Neither the entry rules nor a where filter are
+ * checked here.  0 or -1 (store error). */
+int engine_enter(engine *e, recipe *r, const char *profile_id, int64_t event_id,
+                 const char *event_json);
 
 /* Saves the event clock; call before each commit. */
 int engine_checkpoint(engine *e);

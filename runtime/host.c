@@ -112,6 +112,13 @@ static void read_journey(lua_State *L, recipe *r)
     r->has_where = lua_isfunction(L, -1);
     r->where_reads_profile = r->has_where && where_reads_profile(L);
     r->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    raw_field(L, -1, "audience");
+    r->has_audience = lua_isfunction(L, -1);
+    r->audience_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    raw_field(L, -1, "every"); /* seconds, at least 60 (journey{} checked) */
+    lua_Number every = lua_tonumber(L, -1) * 1000;
+    r->audience_every_ms = every < 9e15 ? (int64_t)every : (int64_t)9e15;
+    lua_pop(L, 1);
     raw_field(L, t, "exit_on");
     int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
     r->exit_on = calloc((size_t)n + 1, sizeof *r->exit_on);
@@ -299,6 +306,27 @@ int host_where(host *h, recipe *r, const char *event_json, const where_profile *
     if (status != LUA_OK) snprintf(err, err_len, "%s", lua_tostring(L, -1));
     l_lazy_json_close(L, lazy);
     lua_settop(L, lazy - 1);
+    return match;
+}
+
+/* The audience function always reads its profile: it gets a plain table,
+ * decoded before the call (a lazy one would only add a metamethod to every
+ * read). */
+int host_audience(host *h, recipe *r, const where_profile *profile, char *err,
+                  size_t err_len)
+{
+    lua_State *L = r->L;
+    profile_source source = {h->store, profile};
+    char *text = load_profile(&source);
+    if (!text) return snprintf(err, err_len, "the profile cannot be read"), -1;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->audience_ref);
+    l_push_json_text(L, text);
+    free(text);
+    int status = sandbox_pcall(L, 1, 1);
+    int match = status == LUA_OK ? lua_toboolean(L, -1) : -1;
+    if (status != LUA_OK) snprintf(err, err_len, "%s", lua_tostring(L, -1));
+    lua_settop(L, top);
     return match;
 }
 

@@ -17,9 +17,11 @@ typedef struct recipe {
     char hash[RECIPE_HASH_LEN + 1]; /* BLAKE2b-256 of the source, hex */
     char *name, *path, *purpose;
     char *templates_json; /* journey{ templates = ... } as JSON, or NULL */
-    char *trigger_event;
+    char *trigger_event; /* NULL for an audience trigger */
     int has_where;
     int where_reads_profile; /* where takes a second parameter (or ...) */
+    int has_audience;        /* trigger = { audience = function(p), every = ... } */
+    int64_t audience_every_ms;
     char **exit_on;
     int exit_on_count;
     char *goal_event;
@@ -30,7 +32,7 @@ typedef struct recipe {
     guard_cap caps[GUARD_RULES_MAX]; /* the journey's own frequency caps */
     int cap_count;
     struct lua_State *L;    /* private to host.c */
-    int run_ref, where_ref; /* private to host.c */
+    int run_ref, where_ref, audience_ref; /* private to host.c */
 } recipe;
 
 typedef struct host host;
@@ -61,6 +63,12 @@ typedef struct where_profile {
  * store only if `where` uses it.  1 match, 0 no match, -1 error. */
 int host_where(host *h, recipe *r, const char *event_json, const where_profile *profile,
                char *err, size_t err_len);
+
+/* Evaluates trigger.audience(profile) for one person, under the CPU
+ * budget and memory cap of an activation: 1 match, 0 no match, -1 error
+ * (err names the recipe line, or the limit that tripped). */
+int host_audience(host *h, recipe *r, const where_profile *profile, char *err,
+                  size_t err_len);
 
 /* Runs the instance's journey from the top under replay until it ends or
  * parks.  Sets a->outcome (and a->error when it fails). */

@@ -16,7 +16,7 @@
 static int run_batch(serve_state *sv, intake_request *list)
 {
     run_state *r = &sv->run;
-    long events = 0;
+    long events = 0, duplicates = r->stats.events_duplicate;
     int rc = store_begin(r->store);
     if (!rc) rc = engine_advance(r->engine, time_wall_ms());
     for (intake_request *q = list; q && !rc; q = q->next) {
@@ -27,7 +27,7 @@ static int run_batch(serve_state *sv, intake_request *list)
     if (!rc) rc = engine_checkpoint(r->engine);
     if (!rc) rc = store_commit(r->store);
     if (rc) return store_rollback(r->store), -1;
-    r->stats.events_accepted += events;
+    r->stats.events_accepted += events - (r->stats.events_duplicate - duplicates);
     return 0;
 }
 

@@ -445,6 +445,8 @@ static void on_mhd_log(void *cls, const char *format, va_list ap)
     char text[512];
     vsnprintf(text, sizeof text, format, ap);
     text[strcspn(text, "\r\n")] = '\0';
+    /* libmicrohttpd 0.9.75 says this even when the logger is given first */
+    if (strstr(text, "MHD_OPTION_EXTERNAL_LOGGER is not the first option")) return;
     log_warn("http: %s", text);
 }
 

@@ -48,10 +48,30 @@ local function seconds(value, field)
 end
 
 -- Checks return fresh tables: the host reads only what they build.
+-- A trigger is an event ({ event = NAME, where = function(event, profile) })
+-- or an audience checked on a schedule ({ audience = function(profile),
+-- every = DURATION }, at least a minute apart).
+local function check_audience(audience, every, event, where)
+  if event ~= nil or where ~= nil then
+    fail("trigger: either { event = ..., where = ... } or { audience = ..., every = ... }, not both")
+  end
+  if type(audience) ~= "function" then
+    fail("trigger.audience must be a function(profile) returning true for who enters")
+  end
+  if every == nil then
+    fail("trigger.every is required with trigger.audience: how often to check it, e.g. \"1d\"")
+  end
+  local s = seconds(every, "trigger.every")
+  if s < 60 then fail("trigger.every must be at least \"1m\"") end
+  if s == math.huge then fail("trigger.every must be a finite duration") end
+  return { audience = audience, every = s }
+end
+
 local function check_trigger(t)
   if type(t) ~= "table" then fail("'trigger' must be a table like { event = \"Checkout Started\" }") end
-  if t.audience ~= nil then fail("audience triggers are not supported yet; use { event = ... }") end
-  local event, where = t.event, t.where
+  local event, where, audience, every = t.event, t.where, t.audience, t.every
+  if audience ~= nil then return check_audience(audience, every, event, where) end
+  if every ~= nil then fail("trigger.every goes with trigger.audience, not with an event trigger") end
   if type(event) ~= "string" or event == "" then fail("trigger.event must be an event name") end
   if where ~= nil and type(where) ~= "function" then
     fail("trigger.where must be a function(event, profile)")

@@ -185,6 +185,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops connections opened at once
 
     def handle_error(self, request, client_address):
         pass  # a client that hung up mid-request is not news
