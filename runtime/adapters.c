@@ -185,7 +185,8 @@ static char *read_adapter_source(const char *path, size_t *len, char *err, size_
 {
     char *text = textfile_read(path, len);
     if (!text)
-        snprintf(err, err_len, "cannot read the adapter file %s: %s", path, strerror(errno));
+        snprintf(err, err_len, "cannot read the adapter file %s: %s", path,
+                 strerror(errno));
     return text;
 }
 

@@ -16,19 +16,19 @@ typedef struct adapters adapters;
 /* A message as the adapter sees it (the `msg` table).  Strings may be
  * NULL where noted; vars_json is a JSON object's text. */
 typedef struct adapter_message {
-    const char *key;             /* idempotency key "nudge-<instance>-<step>" */
+    const char *key; /* idempotency key "nudge-<instance>-<step>" */
     const char *channel, *template_name, *journey, *profile_id;
-    const char *purpose;         /* "marketing" or "transactional" */
-    const char *to;              /* the address, resolved at delivery (NULL: none needed) */
-    const char *vars_json;       /* j:send's vars */
-    const char *subject;         /* rendered subject line (NULL: none) */
-    const char *text;            /* rendered text template (NULL: none) */
-    const char *html;            /* rendered HTML template (NULL: none) */
-    const char *unsubscribe_url; /* marketing email: the one-click link (NULL: none) */
-    const char *list_unsubscribe;      /* its List-Unsubscribe header value */
+    const char *purpose;   /* "marketing" or "transactional" */
+    const char *to;        /* the address, resolved at delivery (NULL: none needed) */
+    const char *vars_json; /* j:send's vars */
+    const char *subject;   /* rendered subject line (NULL: none) */
+    const char *text;      /* rendered text template (NULL: none) */
+    const char *html;      /* rendered HTML template (NULL: none) */
+    const char *unsubscribe_url;  /* marketing email: the one-click link (NULL: none) */
+    const char *list_unsubscribe; /* its List-Unsubscribe header value */
     const char *list_unsubscribe_post; /* "List-Unsubscribe=One-Click" */
     int64_t created_ms;
-    int attempt;                 /* 1 on the first try */
+    int attempt; /* 1 on the first try */
 } adapter_message;
 
 /* Loads the adapter of each channel in CHANNELS whose adapter is not

@@ -13,7 +13,8 @@
 
 typedef struct channel_config {
     char name[GUARD_CHANNEL_MAX]; /* what recipes pass to j:send */
-    char *adapter;       /* "file", "stdout", a stdlib/channels name, or a path to a .lua file */
+    char
+        *adapter; /* "file", "stdout", a stdlib/channels name, or a path to a .lua file */
     char *settings_json; /* the whole channels.NAME table as a JSON object */
     int concurrency;     /* requests in flight at once */
     int timeout_ms;      /* one request, connect included */

@@ -112,7 +112,8 @@ static server *start_server(serve_state *sv, char *keys[], int key_count)
     if (config_parse_listen(listen, host, sizeof host, &port))
         return log_error("--listen must be HOST:PORT, like 127.0.0.1:8080"), NULL;
     char *const *pii = privacy_fields(sv->run.privacy, &pii_count);
-    server_options o = {host, port, keys, key_count, pii, pii_count, c->cfg.server_threads};
+    server_options o = {
+        host, port, keys, key_count, pii, pii_count, c->cfg.server_threads};
     server_hooks hooks = serve_hooks(sv);
     server *srv = server_start(&o, &hooks, err, sizeof err);
     if (!srv) return log_error("cannot listen on %s: %s", listen, err), NULL;

@@ -16,10 +16,9 @@
 #include <strings.h>
 
 /* Keys that hold secrets: given in the file, they are refused. */
-static const char *const secret_keys[] = {"password",     "token",      "auth_token",
-                                          "api_key",      "secret",     "server_key",
-                                          "server_token", "access_token", "webhook_url",
-                                          NULL};
+static const char *const secret_keys[] = {
+    "password",   "token",        "auth_token",   "api_key",     "secret",
+    "server_key", "server_token", "access_token", "webhook_url", NULL};
 
 static int is_secret_key(const char *key)
 {
@@ -45,9 +44,9 @@ static int check_credentials(lua_State *L, const char *what, char *err, size_t e
             return lua_pop(L, 2), -1;
         }
         const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        if (is_env && (!v || !v[0] || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-                                          strlen(v))) {
+        if (is_env && (!v || !v[0] ||
+                       strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(v))) {
             snprintf(err, err_len,
                      "%s.%s': must be the name of an environment variable, like "
                      "\"TWILIO_AUTH_TOKEN\"",
@@ -140,14 +139,20 @@ int config_read_channel(lua_State *L, const char *file, const char *name,
     const char *adapter = type == LUA_TSTRING ? lua_tostring(L, -1) : "file";
     if ((type != LUA_TNIL && type != LUA_TSTRING) || !adapter[0]) {
         lua_pop(L, 1);
-        return snprintf(err, err_len, "%s.adapter': must be a name like \"twilio\" or "
-                                      "the path of an adapter file", what), -1;
+        return snprintf(err, err_len,
+                        "%s.adapter': must be a name like \"twilio\" or "
+                        "the path of an adapter file",
+                        what),
+               -1;
     }
     if (!strcmp(adapter, "stdout")) {
         lua_pop(L, 1);
-        return snprintf(err, err_len, "%s.adapter': the file channel prints to stdout "
-                                      "when the config says outbox = \"-\"; leave the "
-                                      "adapter out (it defaults to \"file\")", what), -1;
+        return snprintf(err, err_len,
+                        "%s.adapter': the file channel prints to stdout "
+                        "when the config says outbox = \"-\"; leave the "
+                        "adapter out (it defaults to \"file\")",
+                        what),
+               -1;
     }
     ch->adapter = adapter_of(adapter, file);
     lua_pop(L, 1);

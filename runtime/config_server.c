@@ -43,11 +43,14 @@ static int check_server_keys(lua_State *L, const char *file, char *err, size_t e
         const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         int ok = server_value_ok(L, key);
         if (ok < 0)
-            snprintf(err, err_len, "%s: key 'server.%s': unknown (write keys come from "
-                     "the environment), like %s", file, key, SERVER_EXAMPLE);
+            snprintf(err, err_len,
+                     "%s: key 'server.%s': unknown (write keys come from "
+                     "the environment), like %s",
+                     file, key, SERVER_EXAMPLE);
         else if (!ok)
-            snprintf(err, err_len, "%s: key 'server.%s': wrong type, like %s%s", file, key,
-                     SERVER_EXAMPLE, strcmp(key, "threads") ? "" : " (threads: 1 to 4096)");
+            snprintf(err, err_len, "%s: key 'server.%s': wrong type, like %s%s", file,
+                     key, SERVER_EXAMPLE,
+                     strcmp(key, "threads") ? "" : " (threads: 1 to 4096)");
         lua_pop(L, 1);
         if (ok <= 0) return lua_pop(L, 1), -1;
     }

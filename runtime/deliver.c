@@ -1,8 +1,8 @@
-/* The outbox's delivery loop, and the file channel, exactly once.  A batch is marked "sending" together
- * with the file's length before the write; after a crash, the lines past
- * that length belong to the unfinished batch, so the file is cut back
- * there and the batch written again.  An exclusive flock on the file keeps
- * two processes from delivering to it at once.
+/* The outbox's delivery loop, and the file channel, exactly once.  A batch is marked
+ * "sending" together with the file's length before the write; after a crash, the lines
+ * past that length belong to the unfinished batch, so the file is cut back there and the
+ * batch written again.  An exclusive flock on the file keeps two processes from
+ * delivering to it at once.
  *
  * Rate limits: a queued batch takes a token per message in id order and
  * ends before the first message whose channel has none, so it stays a run

@@ -56,7 +56,7 @@ typedef struct deliver_options {
     const guard_config *guard; /* the second check: consent, suppression */
     deliver_rates *rates;      /* NULL: no rate limits */
     deliver_senders *senders;  /* NULL: every channel to the file channel */
-    int finish;                /* also wait for retries due within DELIVER_RETRY_WAIT_MS */
+    int finish; /* also wait for retries due within DELIVER_RETRY_WAIT_MS */
 } deliver_options;
 
 /* How long a one-shot run waits for a retry before leaving it to the next

@@ -139,7 +139,8 @@ static int inline_sources(const outbox_message *m, sources *src)
     if (cJSON_IsString(t)) return src->txt = t->valuestring, 1;
     src->txt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "text"));
     src->html = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "html"));
-    const char *subject = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "subject"));
+    const char *subject =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "subject"));
     if (subject) src->subject = strdup(subject);
     return 1;
 }
@@ -168,8 +169,10 @@ static int find_sources(deliver_senders *d, const outbox_message *m, int is_emai
     if (!src->subject) src->subject = html_subject, html_subject = NULL;
     free(html_subject);
     if (is_email && !src->subject)
-        return fail(out, "template", "%s: an email template starts with a line "
-                    "\"Subject: ...\"", src->txt ? src->txt_name : src->html_name, "");
+        return fail(out, "template",
+                    "%s: an email template starts with a line "
+                    "\"Subject: ...\"",
+                    src->txt ? src->txt_name : src->html_name, "");
     return 0;
 }
 
@@ -206,13 +209,15 @@ static int make_unsubscribe(deliver_senders *d, const outbox_message *m, int cha
 {
     char token[UNSUB_TOKEN_MAX + 1], url[2048], headers[4200];
     const cJSON *settings = d->settings[channel];
-    const char *base = cJSON_GetStringValue(cJSON_GetObjectItem(settings, "unsubscribe_url"));
+    const char *base =
+        cJSON_GetStringValue(cJSON_GetObjectItem(settings, "unsubscribe_url"));
     const char *mailto =
         cJSON_GetStringValue(cJSON_GetObjectItem(settings, "unsubscribe_mailto"));
-    char mailto_uri[600];
+    char mailto_uri[600] = "";
     if (mailto) snprintf(mailto_uri, sizeof mailto_uri, "mailto:%s", mailto);
-    if (!base || unsub_token_make(d->unsub_key, m->profile_id, m->channel, "marketing",
-                                  m->created_ms / 1000, token, sizeof token) ||
+    if (!base ||
+        unsub_token_make(d->unsub_key, m->profile_id, m->channel, "marketing",
+                         m->created_ms / 1000, token, sizeof token) ||
         unsub_url(base, token, url, sizeof url) ||
         unsub_headers(url, mailto ? mailto_uri : NULL, headers, sizeof headers))
         return fail(out, "unsubscribe", "cannot make the unsubscribe link for %s (%s)",

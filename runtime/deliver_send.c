@@ -76,7 +76,8 @@ int deliver_senders_open(const channel_config *channels, int count,
         d->limits[i] = channels[i].concurrency;
     }
     if (!owned) return deliver_senders_close(d), 0;
-    int rc = !d->settings || !d->limits ? (snprintf(err, err_len, "out of memory"), -1) : 0;
+    int rc =
+        !d->settings || !d->limits ? (snprintf(err, err_len, "out of memory"), -1) : 0;
     if (!rc && !(d->adapters = adapters_open(channels, count, err, err_len))) rc = -1;
     for (int i = 0; !rc && i < count; i++) {
         d->settings[i] = cJSON_Parse(channels[i].settings_json);
@@ -205,12 +206,22 @@ static int add_mail_headers(send_request *q, const outbox_message *m)
 static void fill_adapter_message(pending *p)
 {
     outbox_message *m = p->m;
-    adapter_message am = {m->idempotency_key, m->channel, m->template_name, m->journey,
-                          m->profile_id, m->purpose, p->parts.to, m->vars_json,
-                          p->parts.subject, p->parts.text, p->parts.html,
-                          p->parts.unsubscribe_url, p->parts.list_unsubscribe,
+    adapter_message am = {m->idempotency_key,
+                          m->channel,
+                          m->template_name,
+                          m->journey,
+                          m->profile_id,
+                          m->purpose,
+                          p->parts.to,
+                          m->vars_json,
+                          p->parts.subject,
+                          p->parts.text,
+                          p->parts.html,
+                          p->parts.unsubscribe_url,
+                          p->parts.list_unsubscribe,
                           p->parts.list_unsubscribe ? "List-Unsubscribe=One-Click" : NULL,
-                          m->created_ms, m->attempts + 1};
+                          m->created_ms,
+                          m->attempts + 1};
     p->am = am;
 }
 
@@ -258,8 +269,8 @@ int deliver_senders_run(deliver_senders *d, store *s, outbox_message *msgs, int 
     round r = {d, s, calloc((size_t)count + 1, sizeof(pending)), counts, 0};
     send_job *jobs = calloc((size_t)count + 1, sizeof *jobs);
     int n = r.pendings && jobs ? prepare_all(&r, msgs, count, jobs) : -1;
-    if (n > 0 && sender_run(d->sender, jobs, n, d->limits, d->channel_count, on_finished,
-                            &r))
+    if (n > 0 &&
+        sender_run(d->sender, jobs, n, d->limits, d->channel_count, on_finished, &r))
         log_warn("the sender stopped early; unsent messages will be tried again");
     for (int i = 0; i < n; i++)
         send_request_free(&jobs[i].request), send_response_free(&jobs[i].response);

@@ -17,7 +17,7 @@ struct deliverer {
     store *store;
     const char *outbox_path;
     const guard_config *guard;
-    deliver_rates *rates;      /* the caller's, used by this thread alone */
+    deliver_rates *rates;     /* the caller's, used by this thread alone */
     deliver_senders *senders; /* likewise */
     int kicked, stopping, failed, no_retry_wait;
     deliver_counts counts;

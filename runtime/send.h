@@ -8,36 +8,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEND_ERROR_MAX 256        /* bytes of a transport error message */
-#define SEND_RESPONSE_MAX 4096    /* bytes of a response body kept */
-#define SEND_DETAIL_MAX 512       /* bytes of a verdict's detail */
+#define SEND_ERROR_MAX 256     /* bytes of a transport error message */
+#define SEND_RESPONSE_MAX 4096 /* bytes of a response body kept */
+#define SEND_DETAIL_MAX 512    /* bytes of a verdict's detail */
 
 enum send_kind { SEND_HTTP = 1, SEND_SMTP = 2 };
 
 typedef struct send_request {
-    int kind;           /* SEND_HTTP or SEND_SMTP */
-    char *url;          /* http(s)://... or smtp(s)://host:port */
-    char *method;       /* HTTP: "POST" when NULL */
-    char **headers;     /* "Name: value", header_count of them; SMTP: the
-                           message's own headers (From, To, Subject, ...) */
+    int kind;       /* SEND_HTTP or SEND_SMTP */
+    char *url;      /* http(s)://... or smtp(s)://host:port */
+    char *method;   /* HTTP: "POST" when NULL */
+    char **headers; /* "Name: value", header_count of them; SMTP: the
+                       message's own headers (From, To, Subject, ...) */
     int header_count;
-    char *body;         /* HTTP body (may be NULL), body_len bytes */
+    char *body; /* HTTP body (may be NULL), body_len bytes */
     size_t body_len;
-    char *username;     /* HTTP basic auth or SMTP AUTH; NULL: none */
+    char *username; /* HTTP basic auth or SMTP AUTH; NULL: none */
     char *password;
-    char *mail_from;    /* SMTP: the envelope sender (an address) */
-    char **rcpt;        /* SMTP: the envelope recipients */
+    char *mail_from; /* SMTP: the envelope sender (an address) */
+    char **rcpt;     /* SMTP: the envelope recipients */
     int rcpt_count;
-    char *text;         /* SMTP: the text/plain part (NULL: none) */
-    char *html;         /* SMTP: the text/html part (NULL: none) */
+    char *text; /* SMTP: the text/plain part (NULL: none) */
+    char *html; /* SMTP: the text/html part (NULL: none) */
 } send_request;
 
 typedef struct send_response {
-    int transport_error;          /* 0, or the CURLcode of a failed transfer */
-    char error[SEND_ERROR_MAX];   /* curl's words for it */
-    long status;                  /* HTTP status or the last SMTP reply code */
-    int64_t retry_after_ms;       /* from Retry-After; 0: none */
-    char *body;                   /* the first SEND_RESPONSE_MAX bytes, NUL-ended; may be NULL */
+    int transport_error;        /* 0, or the CURLcode of a failed transfer */
+    char error[SEND_ERROR_MAX]; /* curl's words for it */
+    long status;                /* HTTP status or the last SMTP reply code */
+    int64_t retry_after_ms;     /* from Retry-After; 0: none */
+    char *body; /* the first SEND_RESPONSE_MAX bytes, NUL-ended; may be NULL */
 } send_response;
 
 enum send_outcome { SEND_DELIVERED = 1, SEND_RETRY = 2, SEND_FAILED = 3 };

@@ -170,7 +170,8 @@ static int setup_smtp(transfer *t, const send_request *r)
                    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps") ||
                    /* smtp://: STARTTLS whenever the server offers it */
                    curl_easy_setopt(t->easy, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY) ||
-                   build_mime(t, r) || curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, t->mime)
+                   build_mime(t, r) ||
+                   curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, t->mime)
                ? -1
                : 0;
 }
@@ -321,7 +322,8 @@ int sender_run(sender *s, send_job *jobs, int count, const int *limits, int lane
         CURLMcode mc = curl_multi_perform(s->multi, &still);
         running -= collect(s, busy, lanes, finished, &n);
         /* wait for the network only when nothing is ready to report */
-        if (mc == CURLM_OK && !n && still) mc = curl_multi_poll(s->multi, NULL, 0, 200, NULL);
+        if (mc == CURLM_OK && !n && still)
+            mc = curl_multi_poll(s->multi, NULL, 0, 200, NULL);
         if (mc != CURLM_OK) {
             log_error("sender: %s", curl_multi_strerror(mc));
             abandon(s, ts, count, busy, lanes, finished, &n);

@@ -22,11 +22,11 @@ typedef struct serve_state {
     intake *intake;
     pthread_t engine_thread;
     int engine_started;
-    int stop;    /* atomic: end once the intake is empty */
-    int reload;  /* atomic: SIGHUP came */
-    int failed;  /* atomic: the engine thread stopped on an error */
-    int healthy; /* atomic: taking events */
-    store *reader; /* the request threads' reads (metrics, lookups) */
+    int stop;            /* atomic: end once the intake is empty */
+    int reload;          /* atomic: SIGHUP came */
+    int failed;          /* atomic: the engine thread stopped on an error */
+    int healthy;         /* atomic: taking events */
+    store *reader;       /* the request threads' reads (metrics, lookups) */
     store *checkpointer; /* the main thread's WAL checkpoints */
     pthread_mutex_t reader_lock;
     unsigned char unsub_key[UNSUB_KEY_LEN];

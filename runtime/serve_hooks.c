@@ -59,8 +59,10 @@ static int consent(void *ctx, const consent_post *c, char *err, size_t err_len)
     if (consent_check(c->channel, purpose, err, err_len)) return 2;
     char *id = known_profile(sv, c->profile);
     if (!id) return snprintf(err, err_len, "no profile %s", c->profile), 1;
-    consent_job j = {id, c->channel, purpose, c->source ? c->source : "api", c->proof,
-                     !strcmp(c->status, "granted"), 0};
+    consent_job j = {id,       c->channel,
+                     purpose,  c->source ? c->source : "api",
+                     c->proof, !strcmp(c->status, "granted"),
+                     0};
     int rc = run_consent_job(sv, &j);
     free(id);
     if (rc || j.result < 0)
@@ -116,10 +118,12 @@ static void metrics(void *ctx, text_buf *b)
                " 'exited' ELSE 'failed' END || '\"' AS label, count(*) AS n"
                " FROM instances GROUP BY journey, state ORDER BY 1");
     text_printf(b, "# TYPE nudge_messages gauge\n");
-    gauge_rows(sv, b, "nudge_messages",
-               "SELECT 'channel=\"' || channel || '\",status=\"' || status || '\"' AS label,"
-               " count(*) AS n FROM outbox GROUP BY channel, status ORDER BY 1");
-    int64_t depth = store_outbox_depth(sv->reader), earliest = store_timer_earliest(sv->reader);
+    gauge_rows(
+        sv, b, "nudge_messages",
+        "SELECT 'channel=\"' || channel || '\",status=\"' || status || '\"' AS label,"
+        " count(*) AS n FROM outbox GROUP BY channel, status ORDER BY 1");
+    int64_t depth = store_outbox_depth(sv->reader),
+            earliest = store_timer_earliest(sv->reader);
     pthread_mutex_unlock(&sv->reader_lock);
     text_printf(b, "# TYPE nudge_outbox_depth gauge\nnudge_outbox_depth %lld\n",
                 (long long)depth);

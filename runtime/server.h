@@ -15,12 +15,12 @@ typedef struct server server;
 
 /* A consent statement posted to /v1/consent. */
 typedef struct consent_post {
-    const char *profile;  /* userId (or anonymousId) */
-    const char *channel;  /* "email", "sms", ... */
-    const char *purpose;  /* "marketing" (default) or "transactional" */
-    const char *status;   /* "granted" or "revoked" */
-    const char *source;   /* default "api" */
-    const char *proof;    /* may be NULL */
+    const char *profile; /* userId (or anonymousId) */
+    const char *channel; /* "email", "sms", ... */
+    const char *purpose; /* "marketing" (default) or "transactional" */
+    const char *status;  /* "granted" or "revoked" */
+    const char *source;  /* default "api" */
+    const char *proof;   /* may be NULL */
 } consent_post;
 
 /* Growable text for /metrics. */
@@ -57,13 +57,13 @@ typedef struct server_hooks {
 } server_hooks;
 
 typedef struct server_options {
-    const char *host;          /* "127.0.0.1" (default) */
-    int port;                  /* 0: a free port (see server_port) */
-    char *const *write_keys;   /* accepted Basic-auth user names; none: no auth */
+    const char *host;        /* "127.0.0.1" (default) */
+    int port;                /* 0: a free port (see server_port) */
+    char *const *write_keys; /* accepted Basic-auth user names; none: no auth */
     int write_key_count;
-    char *const *pii_fields;   /* masked in stored events (privacy_fields) */
+    char *const *pii_fields; /* masked in stored events (privacy_fields) */
     int pii_count;
-    int threads;               /* connections served at once (default 64) */
+    int threads; /* connections served at once (default 64) */
 } server_options;
 
 /* Starts listening; NULL with ERR on failure (address in use...). */

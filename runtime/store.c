@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
     sqlite3 *db;
@@ -115,6 +116,20 @@ static void configure_sqlite(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* Waits for another connection's write lock in short steps, up to 60 s
+ * (a tick may wait for a long run's batch).  SQLite's own busy timeout
+ * sleeps up to 100 ms at a time, which would add to every request the
+ * service's engine holds while the delivery thread writes. */
+static int wait_for_lock(void *ctx, int tries)
+{
+    (void)ctx;
+    enum { FAST_TRIES = 50, FAST_US = 100, SLOW_US = 1000 };
+    if (tries > FAST_TRIES + 60000) return 0; /* about a minute: give up */
+    struct timespec pause = {0, (tries < FAST_TRIES ? FAST_US : SLOW_US) * 1000L};
+    nanosleep(&pause, NULL);
+    return 1;
+}
+
 int store_open(const char *path, store **out, char *err, size_t err_len)
 {
     configure_sqlite();
@@ -125,7 +140,7 @@ int store_open(const char *path, store **out, char *err, size_t err_len)
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 60000); /* a tick may wait for a long run's batch */
+    sqlite3_busy_handler(s->db, wait_for_lock, NULL);
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"
