@@ -88,7 +88,8 @@ static int edit_distance(const char *a, const char *b, int limit)
 {
     size_t n = strlen(a), m = strlen(b);
     int row[CHECK_MAX_LITERAL + 1];
-    if (m > CHECK_MAX_LITERAL || (n > m ? n - m : m - n) > (size_t)limit) return limit + 1;
+    if (m > CHECK_MAX_LITERAL || (n > m ? n - m : m - n) > (size_t)limit)
+        return limit + 1;
     for (size_t j = 0; j <= m; j++)
         row[j] = (int)j;
     for (size_t i = 1; i <= n; i++) {
@@ -114,8 +115,9 @@ static const char *closest(const char *wanted, const char *const *names, int cou
     const char *best = NULL;
     int best_distance = SUGGEST_DISTANCE + 1;
     for (int i = 0; i < count; i++) {
-        int d = names[i] ? edit_distance(wanted, names[i], SUGGEST_DISTANCE) : best_distance;
-        if (d < best_distance && strcmp(wanted, names[i])) best = names[i], best_distance = d;
+        if (!names[i] || !strcmp(wanted, names[i])) continue;
+        int d = edit_distance(wanted, names[i], SUGGEST_DISTANCE);
+        if (d < best_distance) best = names[i], best_distance = d;
     }
     return best;
 }
@@ -151,7 +153,8 @@ static void check_channel(void *ctx, const literal_call *call)
     else
         snprintf(what_to_do, sizeof what_to_do,
                  "use one of those, or add channels.%s to the config", channel);
-    fprintf(lint->context->out, "%s:%d: %s:send(\"%s\", %s%s%s): no channel '%s' in the "
+    fprintf(lint->context->out,
+            "%s:%d: %s:send(\"%s\", %s%s%s): no channel '%s' in the "
             "config (it has: %s); %s\n",
             lint->recipe_path, call->line, call->receiver, channel,
             call->literal_count > 1 ? "\"" : "",
@@ -183,16 +186,19 @@ static void check_wait_for(void *ctx, const literal_call *call)
     const lint_context *lc = lint->context;
     const char *event = call->literals[0], *suggestion;
     char hint[CHECK_MAX_LITERAL + 40] = "";
-    if (!call->literal_count || check_sample_has(lc->sample, event) || is_trigger(lc, event))
+    if (!call->literal_count || check_sample_has(lc->sample, event) ||
+        is_trigger(lc, event))
         return;
-    suggestion = closest(event, (const char *const *)lc->sample->names, lc->sample->count);
+    suggestion =
+        closest(event, (const char *const *)lc->sample->names, lc->sample->count);
     if (!suggestion) suggestion = closest(event, lc->triggers, lc->trigger_count);
     if (suggestion) snprintf(hint, sizeof hint, "; did you mean \"%s\"?", suggestion);
-    fprintf(lc->out,
-            "%s:%d: warning: %s:wait_for(\"%s\"): no event \"%s\" in %s and no journey is "
-            "triggered by it; this wait will always time out%s\n",
-            lint->recipe_path, call->line, call->receiver, event, event, lc->sample_label,
-            hint);
+    fprintf(
+        lc->out,
+        "%s:%d: warning: %s:wait_for(\"%s\"): no event \"%s\" in %s and no journey is "
+        "triggered by it; this wait will always time out%s\n",
+        lint->recipe_path, call->line, call->receiver, event, event, lc->sample_label,
+        hint);
     lint->warnings++;
 }
 
@@ -212,12 +218,13 @@ static void check_goal(recipe_lint *lint, const char *source)
                                  "\"%s\", ", r->exit_on[i]);
     }
     if (used >= sizeof list) used = sizeof list - 1, list[used] = '\0';
-    fprintf(lint->context->out,
-            "%s:%d: warning: the goal \"%s\" is not in exit_on, so a person who reaches it "
-            "still gets the rest of the journey; %s exit_on = { %s\"%s\" } if that is not "
-            "what you want\n",
-            lint->recipe_path, check_journey_line(source), r->goal_event,
-            r->exit_on_count ? "make it" : "add", list, r->goal_event);
+    fprintf(
+        lint->context->out,
+        "%s:%d: warning: the goal \"%s\" is not in exit_on, so a person who reaches it "
+        "still gets the rest of the journey; %s exit_on = { %s\"%s\" } if that is not "
+        "what you want\n",
+        lint->recipe_path, check_journey_line(source), r->goal_event,
+        r->exit_on_count ? "make it" : "add", list, r->goal_event);
     lint->warnings++;
 }
 

@@ -26,8 +26,8 @@ void check_sample_free(event_sample *sample);
 /* What the lints of one recipe look at besides the recipe itself. */
 typedef struct lint_context {
     const config *cfg;
-    const event_sample *sample; /* --events; NULL: no wait_for warnings */
-    const char *sample_label;   /* the --events file, as the messages name it */
+    const event_sample *sample;  /* --events; NULL: no wait_for warnings */
+    const char *sample_label;    /* the --events file, as the messages name it */
     const char *const *triggers; /* every loaded recipe's trigger event */
     int trigger_count;
     FILE *out;

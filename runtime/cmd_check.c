@@ -42,18 +42,19 @@ static void print_census(store *s)
 
 typedef struct check_pass {
     const config *cfg;
-    host *host; /* the recipes, loaded: their own templates, triggers and goals */
+    host *host;     /* the recipes, loaded: their own templates, triggers and goals */
     char **folders; /* recipe folders whose templates/ was checked already */
     int folder_count;
-    char **paths; /* the recipe files, in the order cli_load_recipes read them */
-    recipe **recipes; /* each path's recipe (NULL if it did not load) */
+    char **paths;          /* the recipe files, in the order cli_load_recipes read them */
+    recipe **recipes;      /* each path's recipe (NULL if it did not load) */
     const char **triggers; /* each recipe's trigger event */
     int path_count;
     lint_context lints;
     int errors, warnings;
 } check_pass;
 
-/* Appends a copy of TEXT to *LIST.  0, or -1 when out of memory. */
+/* Appends a copy of the LEN bytes of TEXT to *LIST.  0, or -1 when out of
+ * memory. */
 static int push_copy(char ***list, int *count, const char *text, size_t len)
 {
     char *copy = strndup(text, len);
@@ -79,7 +80,8 @@ static int first_in_folder(check_pass *p, const char *path)
     size_t len = slash ? (size_t)(slash - path) : 0;
     for (int i = 0; i < p->folder_count; i++)
         if (strlen(p->folders[i]) == len && !strncmp(p->folders[i], path, len)) return 0;
-    push_copy(&p->folders, &p->folder_count, path, len); /* out of memory: checked again */
+    /* out of memory: the folder is checked again next time, rather than never */
+    push_copy(&p->folders, &p->folder_count, path, len);
     return 1;
 }
 
@@ -160,7 +162,8 @@ static int check_recipes(cli *c, host *h)
     int count = c->arg_count, rc = 0;
     event_sample sample = {NULL, 0, 0};
     check_pass p = {.cfg = &c->cfg, .host = h};
-    p.lints = (lint_context){&c->cfg, NULL, c->events_path, NULL, 0, stderr};
+    p.lints =
+        (lint_context){.cfg = &c->cfg, .sample_label = c->events_path, .out = stderr};
     if (!count)
         paths = (const char **)c->cfg.recipe_dirs, count = c->cfg.recipe_dir_count;
     for (int i = 0; !rc && i < count; i++)

@@ -20,8 +20,10 @@ static const char usage[] =
     "into a throwaway store, nothing sent\n"
     "  nudge serve [RECIPE|DIR ...] [--listen HOST:PORT] [--port-file FILE]   the "
     "service\n"
-    "  nudge check [RECIPE|DIR ...]               validate recipes; instances per "
+    "  nudge check [RECIPE|DIR ...] [--events FILE]   validate recipes; instances per "
     "version and step\n"
+    "  nudge test [FILE|DIR ...]                  run the recipe tests (*_test.lua) "
+    "under a virtual clock\n"
     "  nudge hash KIND VALUE [--target meta|google|tiktok]   normalized SHA-256 for ad "
     "matching\n"
     "  nudge profile import FILE | show ID | export ID | forget ID   (ID: id, email or "
@@ -129,6 +131,7 @@ static int dispatch(cli *c)
     if (!strcmp(c->command, "unsubscribe")) return cmd_unsubscribe(c);
     if (!strcmp(c->command, "simulate")) return cmd_simulate(c);
     if (!strcmp(c->command, "serve")) return cmd_serve(c);
+    if (!strcmp(c->command, "test")) return cmd_test(c);
     fprintf(stderr, "nudge: unknown command '%s'\n%s", c->command, usage);
     return EXIT_USAGE;
 }

@@ -1,6 +1,8 @@
 /* Unit tests for the Lua source scanner of runtime/check_templates.c: which
  * j:send calls it finds (not in comments, long strings or strings), their
- * lines, and the top-level keys of a literal vars table. */
+ * lines, and the top-level keys of a literal vars table; which j:wait_for
+ * (or any NAME:METHOD) calls it finds with their literal arguments; the
+ * line of `journey {`. */
 #include "check_templates.h"
 #include "unit.h"
 
@@ -100,10 +102,79 @@ static void table_keys(void)
               "scan: an unclosed long comment runs to the end");
 }
 
+/* Each NAME:METHOD call found as "LINE RECEIVER literal,literal" joined
+ * with "; " ("-" when its first argument is no literal). */
+static void collect_call(void *ctx, const literal_call *call)
+{
+    found *f = ctx;
+    char one[1024];
+    int n = snprintf(one, sizeof one, "%s%d %s ", f->text[0] ? "; " : "", call->line,
+                     call->receiver);
+    for (int i = 0; i < call->literal_count; i++)
+        n += snprintf(one + n, sizeof one - (size_t)n, "%s%s", i ? "," : "",
+                      call->literals[i]);
+    if (!call->literal_count) snprintf(one + n, sizeof one - (size_t)n, "-");
+    strncat(f->text, one, sizeof f->text - strlen(f->text) - 1);
+}
+
+static const char *scan_calls(const char *source, const char *method)
+{
+    static found f;
+    f.text[0] = '\0';
+    check_find_calls(source, method, collect_call, &f);
+    return f.text;
+}
+
+static void wait_fors(void)
+{
+    CHECK_STR(scan_calls("return journey {\n  run = function(j)\n"
+                         "    local order = j:wait_for(\"Order Completed\", \"3d\")\n"
+                         "  end,\n}",
+                         "wait_for"),
+              "3 j Order Completed,3d", "wait_for: the event and timeout, with the line");
+    CHECK_STR(scan_calls("-- j:wait_for(\"A\", \"1d\")\n--[[ j:wait_for(\"B\")\n]]\n"
+                         "local s = \"j:wait_for('C')\" j:wait_for('D', 60)",
+                         "wait_for"),
+              "4 j D", "wait_for: not in comments or strings; a number is no literal");
+    CHECK_STR(scan_calls("j:wait_for(\"Order \" .. kind, \"1d\")", "wait_for"), "1 j -",
+              "wait_for: an event built from pieces is no literal");
+    CHECK_STR(
+        scan_calls("j:wait_for(name, \"1d\") j:wait_for(\"\\x41\", \"1d\")", "wait_for"),
+        "1 j -; 1 j -", "wait_for: a variable, or an escape not decoded, is no literal");
+    CHECK_STR(scan_calls("j:wait_for(\"A\", \"1d\", function(e) return e end)\n"
+                         "j:wait_for(\"B\",\n  \"2d\")",
+                         "wait_for"),
+              "1 j A,1d; 2 j B,2d", "wait_for: a where function; a call over two lines");
+    CHECK_STR(
+        scan_calls("j.wait_for(\"A\") wait_for(\"B\") j:wait(\"1h\") j:wait_for \"C\"",
+                   "wait_for"),
+        "", "wait_for: only NAME:wait_for( is a call");
+    CHECK_STR(scan_calls("j:wait_for(j:last(\"A\").event, \"1d\") j:wait_for(\"B\")",
+                         "wait_for"),
+              "1 j -; 1 j B", "wait_for: a call in the arguments is read past");
+    CHECK_STR(scan_calls("j:send(\"smz\", \"cart_\" .. v) j:send(\"email\", \"t\", {})",
+                         "send"),
+              "1 j smz; 1 j email,t",
+              "calls: j:send's channel alone when its template is built");
+}
+
+static void journey_line(void)
+{
+    CHECK(check_journey_line(
+              "-- journey {\nlocal s = \"journey {\"\n\nreturn journey {\n}") == 4,
+          "journey line: not in a comment or string");
+    CHECK(check_journey_line("return journey({\n})") == 1, "journey line: journey(");
+    CHECK(check_journey_line("local journey_name = 1\nreturn journey\n  {\n}") == 2,
+          "journey line: the line of the name; the { may follow");
+    CHECK(check_journey_line("return 1") == 1, "journey line: 1 when there is none");
+}
+
 int main(void)
 {
     comments_and_strings();
     calls();
     table_keys();
+    wait_fors();
+    journey_line();
     UNIT_DONE();
 }
