@@ -32,6 +32,7 @@ case ${BENCH_ONLY:-} in
 "" | events) ;;
 deliveries) exec sh bench/deliveries.sh "$BUILD" ;;
 profiles) exec sh bench/profiles.sh "$BUILD" ;;
+audience) exec sh bench/audience.sh "$BUILD" ;;
 service) exec sh bench/service.sh "$BUILD" ;;
 *) die "BENCH_ONLY must be events, deliveries, service or profiles" ;;
 esac
@@ -86,4 +87,5 @@ awk -v n=$EVENT_COUNT -v what="nudge run" -v unit=events/s -f bench/summarize.aw
 [ -n "${BENCH_ONLY:-}" ] && exit 0
 sh bench/deliveries.sh "$BUILD" || exit 1
 sh bench/service.sh "$BUILD" || exit 1
+sh bench/audience.sh "$BUILD" || exit 1
 sh bench/profiles.sh "$BUILD" || exit 1

@@ -16,10 +16,11 @@ static int l_duration(lua_State *L)
         lua_pushnumber(L, (lua_Number)ms / 1000);
         return 1;
     }
+    const char *given = luaL_tolstring(L, 1, NULL); /* pushed: below the results */
     lua_pushnil(L);
     lua_pushfstring(
         L, "expected a duration like \"90s\", \"30m\", \"24h\", \"3d\" or \"2w\", got %s",
-        luaL_tolstring(L, 1, NULL));
+        given);
     return 2;
 }
 

@@ -3,6 +3,7 @@
  * the summary line. */
 #include "cli.h"
 #include "run.h"
+#include "audience.h"
 #include "l_modules.h"
 #include "deliver.h"
 #include "log.h"
@@ -158,9 +159,36 @@ static void show_progress(run_state *r, int final)
             r->stats.journeys_started, r->stats.sends.messages_queued, final ? "\n" : "");
 }
 
+/* A run with its audience scheduler (audience.c). */
+typedef struct run_job {
+    run_state *run;
+    audience *audience;
+} run_job;
+
+static int commit_and_continue(void *ctx)
+{
+    return commit_batch(ctx, 1);
+}
+
+/* The audience passes due at now_ms, committed in the run's batches;
+ * catch_up (the event clock): each at its own due time. */
+static int run_audiences(run_state *r, audience *a, int64_t now_ms, int catch_up)
+{
+    int due = audience_due(a, now_ms);
+    if (due <= 0) return due;
+    return audience_run(a, now_ms, catch_up, commit_and_continue, r);
+}
+
 static int on_event(void *ctx, nudge_event *ev)
 {
-    run_state *r = ctx;
+    run_job *job = ctx;
+    run_state *r = job->run;
+    /* under the event clock, a pass due before the event runs first, at
+     * its due time: a backtest over months checks a daily audience daily */
+    int64_t clock = engine_now(r->engine);
+    if (r->event_clock &&
+        run_audiences(r, job->audience, ev->ts_ms > clock ? ev->ts_ms : clock, 1))
+        return -1;
     if (engine_event(r->engine, ev)) return -1;
     r->seen++;
     show_progress(r, 0);
@@ -212,9 +240,12 @@ void run_close(run_state *r, host *h)
 }
 
 /* Reads the events, each batch in one transaction; timers due before an
- * event fire before it under the event clock. */
-static int run_events(run_state *r)
+ * event fire before it under the event clock.  The audiences are checked
+ * at the end, at the run's clock (under an event clock that never moved,
+ * there is no time to check them at). */
+static int run_events(run_state *r, audience *a)
 {
+    run_job job = {r, a};
     cli *c = r->c;
     int event_clock = c->clock && !strcmp(c->clock, "event");
     FILE *in = stdin;
@@ -235,8 +266,11 @@ static int run_events(run_state *r)
     int pii_count;
     char *const *pii = privacy_fields(r->privacy, &pii_count);
     if (!rc && c->events_path)
-        rc = ingest_stream_threaded(in, source, pii, pii_count, on_event, r, &r->ingest);
+        rc = ingest_stream_threaded(in, source, pii, pii_count, on_event, &job,
+                                    &r->ingest);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
+    if (!rc && (!event_clock || engine_now(r->engine) > 0))
+        rc = run_audiences(r, a, engine_now(r->engine), event_clock);
     if (in != stdin) fclose(in);
     show_progress(r, 1);
     r->stats.events_accepted = r->ingest.accepted - r->stats.events_duplicate;
@@ -254,15 +288,19 @@ int cli_run(cli *c, engine_stats *stats)
 {
     run_state r;
     host *h = NULL;
+    audience *a = NULL;
     int rc = run_open(&r, c, &h);
+    if (rc == EXIT_OK && !(a = audience_new(r.store, h, r.engine, r.privacy)))
+        rc = EXIT_FAILURE_RUNTIME;
     if (rc == EXIT_OK) {
         if (!c->arg_count && !c->cfg.recipe_dir_count)
             log_warn("no recipes named: events are stored, no journey starts");
-        rc = run_events(&r) ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+        rc = run_events(&r, a) ? EXIT_FAILURE_RUNTIME : EXIT_OK;
         cli_print_summary(c, &r.stats, r.store);
         if (rc == EXIT_OK && c->strict && r.stats.events_rejected) rc = EXIT_REJECTED;
     }
     if (stats) *stats = r.stats;
+    audience_free(a);
     run_close(&r, h);
     return rc;
 }
@@ -272,7 +310,8 @@ int cmd_run(cli *c)
     return cli_run(c, NULL);
 }
 
-/* `nudge tick [--now TIME]`: fire what is due, deliver, exit. */
+/* `nudge tick [--now TIME]`: fire what is due, check the audiences due, deliver,
+ * exit. */
 int cmd_tick(cli *c)
 {
     run_state r;
@@ -281,13 +320,18 @@ int cmd_tick(cli *c)
     if (c->now && time_parse_iso8601(c->now, &now))
         return log_error("--now: not an ISO-8601 time: %s", c->now), EXIT_USAGE;
     if (c->now && !c->clock) c->clock = "event";
+    audience *a = NULL;
     int rc = run_open(&r, c, &h);
+    if (rc == EXIT_OK && !(a = audience_new(r.store, h, r.engine, r.privacy)))
+        rc = EXIT_FAILURE_RUNTIME;
     if (rc == EXIT_OK) {
-        rc = store_begin(r.store) || engine_advance(r.engine, now) || commit_batch(&r, 0);
+        rc = store_begin(r.store) || engine_advance(r.engine, now) ||
+             run_audiences(&r, a, now, 0) || commit_batch(&r, 0);
         store_rollback(r.store);
         cli_print_summary(c, &r.stats, r.store);
         rc = rc ? EXIT_FAILURE_RUNTIME : EXIT_OK;
     }
+    audience_free(a);
     run_close(&r, h);
     return rc;
 }

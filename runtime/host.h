@@ -17,7 +17,7 @@ typedef struct recipe {
     char hash[RECIPE_HASH_LEN + 1]; /* BLAKE2b-256 of the source, hex */
     char *name, *path, *purpose;
     char *templates_json; /* journey{ templates = ... } as JSON, or NULL */
-    char *trigger_event; /* NULL for an audience trigger */
+    char *trigger_event;  /* NULL for an audience trigger */
     int has_where;
     int where_reads_profile; /* where takes a second parameter (or ...) */
     int has_audience;        /* trigger = { audience = function(p), every = ... } */
@@ -31,7 +31,7 @@ typedef struct recipe {
     double holdout;
     guard_cap caps[GUARD_RULES_MAX]; /* the journey's own frequency caps */
     int cap_count;
-    struct lua_State *L;    /* private to host.c */
+    struct lua_State *L;                  /* private to host.c */
     int run_ref, where_ref, audience_ref; /* private to host.c */
 } recipe;
 

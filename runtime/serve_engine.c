@@ -6,6 +6,7 @@
  * restart picks up from the last commit. */
 #include "serve.h"
 
+#include "audience.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -116,13 +117,21 @@ static void *engine_main(void *arg)
 {
     serve_state *sv = arg;
     int64_t last_kick = 0;
+    /* audience triggers: one slice of a due pass per loop, between batches */
+    audience *audiences =
+        audience_new(sv->run.store, sv->host, sv->run.engine, sv->run.privacy);
+    int slicing = 0; /* a pass is under way: take requests without waiting */
+    if (!audiences) log_error("serve: out of memory; audience triggers are not checked");
     for (;;) {
         if (__atomic_exchange_n(&sv->reload, 0, __ATOMIC_ACQ_REL)) reload(sv);
         if (__atomic_load_n(&sv->failed, __ATOMIC_ACQUIRE)) break;
-        intake_request *list = intake_take(sv->intake, SERVE_TICK_MS, SERVE_BATCH_EVENTS);
+        intake_request *list =
+            intake_take(sv->intake, slicing ? 0 : SERVE_TICK_MS, SERVE_BATCH_EVENTS);
         if (!list && __atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE)) break;
         int rc = run_batch(sv, list);
         intake_finish(sv->intake, list, rc);
+        if (!rc && audiences)
+            rc = (slicing = audience_slice(audiences, time_wall_ms())) < 0;
         if (rc) {
             log_error("serve: the store failed; stopping (acknowledged events are safe)");
             __atomic_store_n(&sv->failed, 1, __ATOMIC_RELEASE);
@@ -134,6 +143,7 @@ static void *engine_main(void *arg)
             last_kick = now;
         }
     }
+    audience_free(audiences);
     __atomic_store_n(&sv->healthy, 0, __ATOMIC_RELEASE);
     return NULL;
 }

@@ -82,6 +82,13 @@ char *store_profile_json(store *s, const char *profile_id, int64_t now_ms);
 /* 1 when the profile has traits or events, 0 when not, -1 on error. */
 int store_profile_exists(store *s, const char *profile_id);
 
+/* A page of the profile walk (audience triggers): the ids of up to MAX
+ * profiles — those with traits and those known by their events only — in
+ * id order, after AFTER (NULL: from the first), each malloc'd into IDS.
+ * How many (0 at the end), or -1.  Keyset pagination: a page costs the
+ * same wherever it starts, and nothing stays open between pages. */
+int store_profile_page(store *s, const char *after, char **ids, int max);
+
 /* How many of the profile's events named EVENT fall in (since_ms, until_ms]. */
 int64_t store_event_count(store *s, const char *profile_id, const char *event,
                           int64_t since_ms, int64_t until_ms);
@@ -257,9 +264,9 @@ typedef struct outbox_message {
     char *purpose;
     char *recipe_path; /* the file of the instance's recipe version (NULL: unknown) */
     char *recipe_templates; /* that version's journey{ templates } as JSON, or NULL */
-    int attempts;      /* tries so far */
-    int blocked; /* set by the deliverer: stopped at the second check */
-    int sent;    /* set by the deliverer: handled by a sender, not the file channel */
+    int attempts;           /* tries so far */
+    int blocked;            /* set by the deliverer: stopped at the second check */
+    int sent; /* set by the deliverer: handled by a sender, not the file channel */
 } outbox_message;
 
 int store_outbox_insert(store *s, const char *key, int64_t instance_id,

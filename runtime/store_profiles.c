@@ -171,6 +171,40 @@ int store_profile_exists(store *s, const char *profile_id)
     return found;
 }
 
+/* Both sides walk an index in id order and SQLite merges them (MERGE
+ * UNION), so LIMIT stops the walk after the page.  ?2 admits AFTER itself,
+ * for the first page (an id may be ""). */
+int store_profile_page(store *s, const char *after, char **ids, int max)
+{
+    sqlite3_stmt *st =
+        store_stmt(s, STMT_PROFILE_PAGE,
+                   "SELECT id FROM profiles WHERE id >= ?1 AND (id > ?1 OR ?2)"
+                   " UNION SELECT profile_id FROM events WHERE profile_id >= ?1"
+                   " AND (profile_id > ?1 OR ?2) ORDER BY 1 LIMIT ?3");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, !after);
+    sqlite3_bind_int(st, 3, max);
+    int n = 0, rc = SQLITE_DONE;
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!(ids[n] = store_column_dup(st, 0))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        n++;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        while (n)
+            free(ids[--n]);
+        if (rc == SQLITE_NOMEM) log_error("store: walk profiles: out of memory");
+        int failed = rc == SQLITE_NOMEM ? -1 : store_fail(s, "walk profiles");
+        sqlite3_reset(st);
+        return failed;
+    }
+    sqlite3_reset(st);
+    return n;
+}
+
 /* A blob column into `out` (exactly `len` bytes): 1, 0 for no row, -1. */
 static int blob_row(store *s, sqlite3_stmt *st, unsigned char *out, size_t len)
 {

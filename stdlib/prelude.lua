@@ -43,7 +43,7 @@ end
 
 local function seconds(value, field)
   local s, err = time.duration(value)
-  if not s then fail("%s: %s", field, err) end
+  if type(s) ~= "number" then fail("%s: %s", field, err or "expected a duration") end
   return s
 end
 
