@@ -23,8 +23,9 @@ typedef struct cli {
     const char *reason;                   /* nudge suppress add */
     int dry_run, strict, quiet, verbose, rotate;
     int make;        /* nudge unsubscribe --make */
-    int no_delivery; /* --no-deliver, nudge simulate: queued messages stay in the outbox */
-    const char *format, *timeline; /* nudge simulate --format json, --timeline all */
+    int no_delivery; /* --no-deliver, nudge simulate: queued messages stay in the outbox
+                      */
+    const char *format, *timeline;  /* nudge simulate --format json, --timeline all */
     const char *listen, *port_file; /* nudge serve --listen HOST:PORT, --port-file F */
     config cfg;
 } cli;
@@ -41,6 +42,7 @@ int cmd_consent(cli *c);
 int cmd_unsubscribe(cli *c);
 int cmd_simulate(cli *c);
 int cmd_serve(cli *c);
+int cmd_test(cli *c);
 
 /* `nudge run`'s work under C's options: loads the recipes, runs the events
  * and (unless c->quiet) prints the summary line; *stats (may be NULL) gets
@@ -64,6 +66,11 @@ guard_config cli_guard_config(const cli *c);
 /* The profile GIVEN names on the command line: an email, a profile id, a
  * linked anonymous id, or a phone number.  malloc'd, or NULL. */
 char *cli_find_profile(privacy *p, store *s, const char *given);
+
+/* Prints the story of profile ID (journey JOURNEY only, when not NULL) to
+ * OUT, as `nudge explain` shows it.  0, or -1 when the store cannot be
+ * read. */
+int cli_explain_print(store *s, const char *id, const char *journey, FILE *out);
 
 /* Prints the summary line of SPEC §8. */
 void cli_print_summary(const cli *c, const engine_stats *st, store *s);

@@ -1,7 +1,8 @@
 /* `nudge explain PROFILE [JOURNEY]`: the person's story, journey by
  * journey in the order they were entered — the trigger, each recorded
  * step, each message with what became of it and why, and how the journey
- * ended or what it waits for.  Read-only; PII stays masked. */
+ * ended or what it waits for.  Read-only; PII stays masked.  The printing
+ * (cli_explain_print) also tells the story of a failing `nudge test` case. */
 #include "cli.h"
 #include "log.h"
 #include "timeutil.h"
@@ -60,41 +61,46 @@ static int same_message(const cJSON *a, const cJSON *b)
 
 /* What the senders made of a message: its status, and for a retry or a
  * dead letter the tries so far and the provider's last answer. */
-static void print_delivery(const cJSON *o, char *done)
+static void print_delivery(FILE *out, const cJSON *o, char *done)
 {
     const char *status = text_of(o, "status"), *response = text_of(o, "response");
     long attempts = (long)int_of(o, "attempts");
-    printf(", then %s %s", status, when(int_of(o, "updated_ms"), done));
+    fprintf(out, ", then %s %s", status, when(int_of(o, "updated_ms"), done));
     if (response && (!strcmp(status, "failed") || !strcmp(status, "retry")))
-        printf(" after %ld %s: %s", attempts, attempts == 1 ? "try" : "tries", response);
+        fprintf(out, " after %ld %s: %s", attempts, attempts == 1 ? "try" : "tries",
+                response);
 }
 
 /* One queue-time message-log row: what happened to a send, and why; for a
  * queued one, what became of it (its outbox status, and the reason when
  * the second check stopped it). */
-static void print_message(const cJSON *m, const cJSON *log, const cJSON *outbox)
+static void print_message(FILE *out, const cJSON *m, const cJSON *log,
+                          const cJSON *outbox)
 {
     char at[TIME_ISO_LEN], done[TIME_ISO_LEN];
     const char *outcome = text_of(m, "outcome"), *reason = text_of(m, "reason");
     const char *detail = text_of(m, "detail");
-    printf("  %s  j:send %s %s: %s", when(int_of(m, "at_ms"), at), text_of(m, "channel"),
-           text_of(m, "template") ? text_of(m, "template") : "", outcome);
-    if (reason) printf(" (%s%s%s)", reason, detail ? ": " : "", detail ? detail : "");
+    fprintf(out, "  %s  j:send %s %s: %s", when(int_of(m, "at_ms"), at),
+            text_of(m, "channel"), text_of(m, "template") ? text_of(m, "template") : "",
+            outcome);
+    if (reason)
+        fprintf(out, " (%s%s%s)", reason, detail ? ": " : "", detail ? detail : "");
     for (const cJSON *o = outbox ? outbox->child : NULL; o; o = o->next)
         if (same_message(o, m) &&
             (!strcmp(outcome, "queued") || !strcmp(outcome, "deferred")) &&
             strcmp(text_of(o, "status"), outcome))
-            print_delivery(o, done);
+            print_delivery(out, o, done);
     for (const cJSON *d = log ? log->child : NULL; d; d = d->next)
         if (at_delivery(d) && same_message(d, m) &&
             int_of(d, "at_ms") >= int_of(m, "at_ms"))
-            printf(" (%s, %s)", text_of(d, "reason") ? text_of(d, "reason") : "",
-                   AT_DELIVERY);
-    printf("\n");
+            fprintf(out, " (%s, %s)", text_of(d, "reason") ? text_of(d, "reason") : "",
+                    AT_DELIVERY);
+    fprintf(out, "\n");
 }
 
 /* The recorded steps in order; each j:send is followed by its message. */
-static void print_steps(store *s, int64_t id, const cJSON *log, const cJSON *outbox)
+static void print_steps(FILE *out, store *s, int64_t id, const cJSON *log,
+                        const cJSON *outbox)
 {
     char key[32], at[TIME_ISO_LEN];
     const cJSON *m = NULL;
@@ -110,53 +116,53 @@ static void print_steps(store *s, int64_t id, const cJSON *log, const cJSON *out
         if (cJSON_IsNumber(result) &&
             (!strcmp(kind, "wait") || !strcmp(kind, "wait_until") ||
              !strcmp(kind, "now")))
-            printf("      j:%s -> %s\n", kind,
-                   when((int64_t)result->valuedouble * 1000, at));
+            fprintf(out, "      j:%s -> %s\n", kind,
+                    when((int64_t)result->valuedouble * 1000, at));
         else if (strcmp(kind, "send"))
-            printf("      j:%s -> %.100s\n", kind, shown ? shown : "nil");
+            fprintf(out, "      j:%s -> %.100s\n", kind, shown ? shown : "nil");
         free(shown);
         if (!strcmp(kind, "send") && (m = next_message(log, m, id)))
-            print_message(m, log, outbox);
+            print_message(out, m, log, outbox);
     }
     cJSON_Delete(steps);
 }
 
 /* How the instance ended, or what it waits for. */
-static void print_end(const cJSON *in)
+static void print_end(FILE *out, const cJSON *in)
 {
     char at[TIME_ISO_LEN];
     int64_t state = int_of(in, "state");
     const char *name = state >= 0 && state <= 4 ? state_names[state] : "?";
     if (int_of(in, "goal_ms"))
-        printf("  %s  goal reached\n", when(int_of(in, "goal_ms"), at));
+        fprintf(out, "  %s  goal reached\n", when(int_of(in, "goal_ms"), at));
     if (state == 1) {
         const char *ev = text_of(in, "pending_event");
-        printf("  %s  waiting: j:%s%s%s until %s\n", when(0, at),
-               text_of(in, "pending_kind"), ev ? " " : "", ev ? ev : "",
-               when(int_of(in, "pending_due_ms"), at));
+        fprintf(out, "  %s  waiting: j:%s%s%s until %s\n", when(0, at),
+                text_of(in, "pending_kind"), ev ? " " : "", ev ? ev : "",
+                when(int_of(in, "pending_due_ms"), at));
     } else if (state >= 2) {
         const char *why =
             text_of(in, "error") ? text_of(in, "error") : text_of(in, "exit_reason");
-        printf("  %s  %s%s%s\n", when(int_of(in, "ended_ms"), at), name, why ? ": " : "",
-               why ? why : "");
+        fprintf(out, "  %s  %s%s%s\n", when(int_of(in, "ended_ms"), at), name,
+                why ? ": " : "", why ? why : "");
     }
 }
 
-static void print_instance(store *s, const cJSON *in, const cJSON *log,
+static void print_instance(FILE *out, store *s, const cJSON *in, const cJSON *log,
                            const cJSON *outbox)
 {
     char at[TIME_ISO_LEN];
     const char *trigger = text_of(in, "trigger_name");
-    printf("%s %s (instance %lld, version %.12s)%s%s%s\n", text_of(in, "journey"),
-           int_of(in, "holdout") ? "[holdout]" : "", (long long)int_of(in, "id"),
-           text_of(in, "version"), trigger ? " on \"" : "", trigger ? trigger : "",
-           trigger ? "\"" : "");
-    printf("  %s  entered\n", when(int_of(in, "started_ms"), at));
-    print_steps(s, int_of(in, "id"), log, outbox);
-    print_end(in);
+    fprintf(out, "%s %s (instance %lld, version %.12s)%s%s%s\n", text_of(in, "journey"),
+            int_of(in, "holdout") ? "[holdout]" : "", (long long)int_of(in, "id"),
+            text_of(in, "version"), trigger ? " on \"" : "", trigger ? trigger : "",
+            trigger ? "\"" : "");
+    fprintf(out, "  %s  entered\n", when(int_of(in, "started_ms"), at));
+    print_steps(out, s, int_of(in, "id"), log, outbox);
+    print_end(out, in);
 }
 
-static int explain(store *s, const char *id, const char *journey)
+int cli_explain_print(store *s, const char *id, const char *journey, FILE *out)
 {
     cJSON *instances = store_rows_json(
         s,
@@ -177,18 +183,19 @@ static int explain(store *s, const char *id, const char *journey)
                                     " WHERE profile_id = ?1",
                                     id);
     int shown = 0;
-    printf("profile %s\n", id);
+    fprintf(out, "profile %s\n", id);
     for (const cJSON *in = instances ? instances->child : NULL; in; in = in->next)
         if (!journey || !strcmp(text_of(in, "journey"), journey))
-            printf("\n"), print_instance(s, in, log, outbox), shown++;
+            fprintf(out, "\n"), print_instance(out, s, in, log, outbox), shown++;
     if (!shown)
-        printf("\nno journey%s%s\n", journey ? " named " : "", journey ? journey : "");
+        fprintf(out, "\nno journey%s%s\n", journey ? " named " : "",
+                journey ? journey : "");
     char *suppressed = store_suppression_reason(s, id);
     if (suppressed)
-        printf("\nsuppressed: %s (no marketing message goes out)\n", suppressed);
+        fprintf(out, "\nsuppressed: %s (no marketing message goes out)\n", suppressed);
     free(suppressed);
     cJSON_Delete(instances), cJSON_Delete(log), cJSON_Delete(outbox);
-    return instances && log && outbox ? EXIT_OK : EXIT_FAILURE_RUNTIME;
+    return instances && log && outbox ? 0 : -1;
 }
 
 int cmd_explain(cli *c)
@@ -207,7 +214,10 @@ int cmd_explain(cli *c)
     if (p && !id)
         log_error("no profile matches %s",
                   strchr(c->args[0], '@') ? "that email" : c->args[0]);
-    if (id) rc = explain(s, id, c->arg_count == 2 ? c->args[1] : NULL);
+    if (id)
+        rc = cli_explain_print(s, id, c->arg_count == 2 ? c->args[1] : NULL, stdout)
+                 ? EXIT_FAILURE_RUNTIME
+                 : EXIT_OK;
     free(id);
     privacy_free(p);
     store_close(s);

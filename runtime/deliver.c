@@ -196,6 +196,7 @@ static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file
     }
     /* the senders' messages first: their outcomes leave "sending" before
      * the file channel's messages are marked delivered as a run of ids */
+    if (o->senders) deliver_senders_set_clock(o->senders, o->now_ms);
     if (o->senders && deliver_senders_run(o->senders, s, msgs, count, counts)) goto done;
     if (write_batch(fd, msgs, count, is_file)) {
         log_error("file channel: write failed: %m");

@@ -27,6 +27,10 @@ int deliver_senders_open(const channel_config *channels, int count,
                          char *err, size_t err_len);
 void deliver_senders_close(deliver_senders *d);
 
+/* The run's clock (NOW_MS; 0: the wall clock): templates see the computed
+ * traits (days_since_last_order...) as of then. */
+void deliver_senders_set_clock(deliver_senders *d, int64_t now_ms);
+
 /* 1 when CHANNEL goes to a sender rather than the file channel. */
 int deliver_senders_owns(const deliver_senders *d, const char *channel);
 

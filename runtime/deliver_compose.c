@@ -61,7 +61,7 @@ static cJSON *template_data(deliver_senders *d, store *s, const outbox_message *
     if (!data) return NULL;
     if (url) cJSON_AddStringToObject(data, "unsubscribe_url", url);
     if (!wants_profile) return data;
-    char *text = store_profile_json(s, m->profile_id, time_wall_ms());
+    char *text = store_profile_json(s, m->profile_id, d->now_ms ? d->now_ms : time_wall_ms());
     cJSON *profile = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (profile && d->privacy) privacy_reveal_all(d->privacy, s, m->profile_id, profile);

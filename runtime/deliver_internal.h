@@ -22,6 +22,7 @@ struct deliver_senders {
     int channel_count;
     cJSON **settings; /* each channel's settings, parsed */
     int *limits;      /* each channel's concurrency, for sender_run */
+    int64_t now_ms;   /* the run's clock: the computed traits templates see (0: wall) */
     struct {
         char *path, *text; /* text NULL: no such file */
     } cache[TEMPLATE_CACHE];

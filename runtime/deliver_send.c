@@ -38,6 +38,11 @@ static int channel_index(const deliver_senders *d, const char *channel)
     return -1;
 }
 
+void deliver_senders_set_clock(deliver_senders *d, int64_t now_ms)
+{
+    d->now_ms = now_ms;
+}
+
 int deliver_senders_owns(const deliver_senders *d, const char *channel)
 {
     int i = channel_index(d, channel);
