@@ -400,6 +400,17 @@ int engine_event(engine *e, const nudge_event *given)
     return rc;
 }
 
+/* A goal reached after the journey ended (it sent its last message and
+ * finished, or the person left) still counts within the goal's window:
+ * the person's latest instance of R's journey, if it has ended, gets it. */
+static int goal_after_end(engine *e, const recipe *r, const char *profile_id,
+                          const char *name)
+{
+    if (!r->goal_event || strcmp(r->goal_event, name)) return 0;
+    return store_instance_goal_after_end(e->store, r->name, profile_id, engine_now(e),
+                                         r->goal_within_ms);
+}
+
 /* Stores the event, then routes it: goals, exits and waits of the
  * profile's live instances, then the triggers. */
 static int route_event(engine *e, const nudge_event *ev, const char *json, int json_len)
@@ -423,6 +434,8 @@ static int route_event(engine *e, const nudge_event *ev, const char *json, int j
     else
         rc = store_instances_waiting_for(e->store, ev->profile_id, rt.name,
                                          route_to_instance, &rt);
+    for (int i = 0; !rc && i < e->live_count; i++)
+        rc = goal_after_end(e, e->live[i], ev->profile_id, rt.name);
     for (int i = 0; !rc && i < e->live_count; i++)
         if (e->live[i]->trigger_event && !strcmp(e->live[i]->trigger_event, rt.name))
             rc = start_instance(e, e->live[i], &rt);

@@ -241,6 +241,12 @@ int store_live_versions(store *s, int (*fn)(void *ctx, const char *hash), void *
 int store_instance_latest(store *s, const char *journey, const char *profile_id,
                           int *state, int64_t *started_ms);
 
+/* Marks the goal reached at NOW_MS on the person's latest instance of
+ * JOURNEY when that instance has ended, has no goal yet and started
+ * within WITHIN_MS (0: any time) before.  0, or -1. */
+int store_instance_goal_after_end(store *s, const char *journey, const char *profile_id,
+                                  int64_t now_ms, int64_t within_ms);
+
 /* History of j: calls, in step order. */
 int store_history_load(store *s, int64_t instance_id, history_entry **entries,
                        int *count);

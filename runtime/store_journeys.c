@@ -234,6 +234,22 @@ int store_instance_latest(store *s, const char *journey, const char *profile_id,
     return 1;
 }
 
+int store_instance_goal_after_end(store *s, const char *journey, const char *profile_id,
+                                  int64_t now_ms, int64_t within_ms)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_INSTANCE_GOAL_LATE,
+        "UPDATE instances SET goal_ms = ?3 WHERE id = (SELECT id FROM instances"
+        " WHERE journey = ?1 AND profile_id = ?2 ORDER BY started_ms DESC, id DESC"
+        " LIMIT 1) AND state >= 2 AND goal_ms = 0 AND (?4 = 0 OR ?3 - started_ms <= ?4)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, within_ms);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "goal after the end");
+}
+
 int store_history_load(store *s, int64_t instance_id, history_entry **entries, int *count)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_HISTORY_LOAD,
