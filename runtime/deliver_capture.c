@@ -56,22 +56,6 @@ static int open_adapters(deliver_senders *d, char *err, size_t err_len)
     return rc;
 }
 
-/* As `nudge run`: an email channel says where its unsubscribe link points. */
-static int check_email_channel(const deliver_senders *d, int i, char *err, size_t err_len)
-{
-    const char *url =
-        cJSON_GetStringValue(cJSON_GetObjectItem(d->settings[i], "unsubscribe_url"));
-    if (!adapters_is_email(d->adapters, d->channels[i].name) ||
-        (url && !strncmp(url, "https://", 8)))
-        return 0;
-    snprintf(err, err_len,
-             "channel '%s': key 'unsubscribe_url': an email channel needs "
-             "unsubscribe_url = \"https://...\" (every marketing email carries a "
-             "signed one-click unsubscribe link there, RFC 8058)",
-             d->channels[i].name);
-    return -1;
-}
-
 int deliver_capture_open(const channel_config *channels, int count,
                          struct privacy *privacy, store *s, deliver_senders **out,
                          char *err, size_t err_len)
@@ -86,7 +70,7 @@ int deliver_capture_open(const channel_config *channels, int count,
             cJSON_Parse(channels[i].settings_json ? channels[i].settings_json : "{}");
     if (open_adapters(d, err, err_len)) return -1;
     for (int i = 0; i < count; i++)
-        if (check_email_channel(d, i, err, err_len)) return -1;
+        if (deliver_check_email_channel(d, i, err, err_len)) return -1;
     if (privacy && privacy_unsubscribe_key(privacy, s, d->unsub_key))
         return snprintf(err, err_len, "cannot read the unsubscribe key"), -1;
     return 0;

@@ -44,6 +44,11 @@ int compose_message(deliver_senders *d, store *s, const outbox_message *m, int c
                     composed *out);
 void composed_free(composed *c);
 
+/* An email channel (I: its index) must say where its one-click
+ * unsubscribe link points: 0, or -1 with ERR naming the channel's key. */
+int deliver_check_email_channel(const deliver_senders *d, int i, char *err,
+                                size_t err_len);
+
 /* Forgets the template files read so far (each round reads them again). */
 void compose_forget_templates(deliver_senders *d);
 

@@ -49,8 +49,8 @@ int deliver_senders_owns(const deliver_senders *d, const char *channel)
     return i >= 0 && strcmp(d->channels[i].adapter, "file");
 }
 
-/* An email channel must say where its one-click unsubscribe link points. */
-static int check_email_channel(deliver_senders *d, int i, char *err, size_t err_len)
+int deliver_check_email_channel(const deliver_senders *d, int i, char *err,
+                                size_t err_len)
 {
     const char *url =
         cJSON_GetStringValue(cJSON_GetObjectItem(d->settings[i], "unsubscribe_url"));
@@ -86,7 +86,7 @@ int deliver_senders_open(const channel_config *channels, int count,
     if (!rc && !(d->adapters = adapters_open(channels, count, err, err_len))) rc = -1;
     for (int i = 0; !rc && i < count; i++) {
         d->settings[i] = cJSON_Parse(channels[i].settings_json);
-        rc = check_email_channel(d, i, err, err_len);
+        rc = deliver_check_email_channel(d, i, err, err_len);
     }
     if (!rc && !(d->sender = sender_new()))
         rc = -1, snprintf(err, err_len, "cannot start libcurl");
