@@ -578,7 +578,8 @@ static uint64_t parse_count(const char *text, const char *flag, uint64_t min,
 /* "YYYY-MM-DDTHH:MM:SSZ" (optionally with .mmm) to epoch milliseconds. */
 static int64_t parse_start(const char *text)
 {
-    int year, month, day, hour, minute, second, millis = 0, used = 0;
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0,
+        used = 0;
     if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour,
                         &minute, &second, &used) != 6)
         usage("--start must look like 2026-11-02T00:00:00Z");
@@ -596,7 +597,7 @@ static struct options parse_options(int argc, char **argv)
 {
     struct options o = {0, 0, 0, parse_start("2026-11-02T00:00:00Z"), 14};
     int have_users = 0, have_events = 0, have_seed = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* each flag takes a value */
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(flag, "--users") == 0)
             o.users = parse_count(value, flag, 1, UINT32_MAX), have_users = 1;
@@ -612,7 +613,6 @@ static struct options parse_options(int argc, char **argv)
             usage(NULL);
         else
             usage("unknown argument");
-        i++;
     }
     if (!have_users || !have_events || !have_seed)
         usage("--users, --events and --seed are required");
