@@ -33,7 +33,7 @@ help:
 	@echo "make deps     install the Debian packages (as root)"
 	@echo "make test     build and run every test (SAN=1 for ASan+UBSan)"
 	@echo "make demo     run the cart-abandonment recipe on examples/ data"
-	@echo "make bench    events/s of 'nudge run', profile import rows/s, email lookups/s"
+	@echo "make bench    events/s of 'nudge run', deliveries/s, the service, audience passes, profile import, lookups"
 
 # Installs the Debian packages; idempotent.  Run as root (CI is root).
 deps:

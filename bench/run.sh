@@ -2,8 +2,10 @@
 # bench/run.sh BUILD: events/s and peak RSS of `nudge run` over 100,000 events
 # (20,000 users, fixed seed) with three recipes; 5 runs on a fresh store each,
 # then the median, min and max.  Then deliveries/s over HTTP
-# (bench/deliveries.sh), then profile import rows/s and email lookups/s
-# (bench/profiles.sh).  BENCH_ONLY=events|deliveries|profiles runs one part.
+# (bench/deliveries.sh), the service's ingest and trigger-to-send latency
+# (bench/service.sh), audience passes (bench/audience.sh), then profile
+# import rows/s and email lookups/s (bench/profiles.sh).  BENCH_ONLY=events|deliveries|service|audience|profiles
+# runs one part.
 # Run from the repo root: sh bench/run.sh build
 set -u
 
@@ -34,7 +36,7 @@ deliveries) exec sh bench/deliveries.sh "$BUILD" ;;
 profiles) exec sh bench/profiles.sh "$BUILD" ;;
 audience) exec sh bench/audience.sh "$BUILD" ;;
 service) exec sh bench/service.sh "$BUILD" ;;
-*) die "BENCH_ONLY must be events, deliveries, service or profiles" ;;
+*) die "BENCH_ONLY must be events, deliveries, service, audience or profiles" ;;
 esac
 
 # Generates the event file unless one of the expected size is already there.
