@@ -237,16 +237,29 @@ int store_instance_latest(store *s, const char *journey, const char *profile_id,
 int store_instance_goal_after_end(store *s, const char *journey, const char *profile_id,
                                   int64_t now_ms, int64_t within_ms)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, STMT_INSTANCE_GOAL_LATE,
-        "UPDATE instances SET goal_ms = ?3 WHERE id = (SELECT id FROM instances"
-        " WHERE journey = ?1 AND profile_id = ?2 ORDER BY started_ms DESC, id DESC"
-        " LIMIT 1) AND state >= 2 AND goal_ms = 0 AND (?4 = 0 OR ?3 - started_ms <= ?4)");
+    /* a read first: most goal events meet a live instance or a goal
+     * already reached, and then nothing is written */
+    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_GOAL_LATE,
+                                  "SELECT id, state, started_ms, goal_ms FROM instances"
+                                  " WHERE journey = ? AND profile_id = ?"
+                                  " ORDER BY started_ms DESC, id DESC LIMIT 1");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int64(st, 4, within_ms);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return sqlite3_reset(st),
+               rc == SQLITE_DONE ? 0 : store_fail(s, "goal after the end");
+    int64_t id = sqlite3_column_int64(st, 0), started = sqlite3_column_int64(st, 2);
+    int ended = sqlite3_column_int(st, 1) >= 2,
+        reached = sqlite3_column_int64(st, 3) != 0;
+    sqlite3_reset(st);
+    if (!ended || reached || (within_ms && now_ms - started > within_ms)) return 0;
+    st = store_stmt(s, STMT_INSTANCE_GOAL_SET,
+                    "UPDATE instances SET goal_ms = ? WHERE id = ?");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, id);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "goal after the end");
 }
 
