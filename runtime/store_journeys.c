@@ -215,31 +215,11 @@ int store_live_versions(store *s, int (*fn)(void *ctx, const char *hash), void *
     return rc;
 }
 
-int store_instance_latest(store *s, const char *journey, const char *profile_id,
-                          int *state, int64_t *started_ms)
+/* The person's latest instance of JOURNEY: 1 (fields set), 0 none, -1. */
+static int read_latest(store *s, const char *journey, const char *profile_id, int64_t *id,
+                       int *state, int64_t *started_ms, int64_t *goal_ms)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_LATEST,
-                                  "SELECT state, started_ms FROM instances"
-                                  " WHERE journey = ? AND profile_id = ?"
-                                  " ORDER BY started_ms DESC, id DESC LIMIT 1");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) return 0;
-    if (rc != SQLITE_ROW) return store_fail(s, "latest instance");
-    *state = sqlite3_column_int(st, 0);
-    *started_ms = sqlite3_column_int64(st, 1);
-    sqlite3_reset(st);
-    return 1;
-}
-
-int store_instance_goal_after_end(store *s, const char *journey, const char *profile_id,
-                                  int64_t now_ms, int64_t within_ms)
-{
-    /* a read first: most goal events meet a live instance or a goal
-     * already reached, and then nothing is written */
-    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_GOAL_LATE,
                                   "SELECT id, state, started_ms, goal_ms FROM instances"
                                   " WHERE journey = ? AND profile_id = ?"
                                   " ORDER BY started_ms DESC, id DESC LIMIT 1");
@@ -247,16 +227,35 @@ int store_instance_goal_after_end(store *s, const char *journey, const char *pro
     sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, profile_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
-        return sqlite3_reset(st),
-               rc == SQLITE_DONE ? 0 : store_fail(s, "goal after the end");
-    int64_t id = sqlite3_column_int64(st, 0), started = sqlite3_column_int64(st, 2);
-    int ended = sqlite3_column_int(st, 1) >= 2,
-        reached = sqlite3_column_int64(st, 3) != 0;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        *state = sqlite3_column_int(st, 1);
+        *started_ms = sqlite3_column_int64(st, 2);
+        *goal_ms = sqlite3_column_int64(st, 3);
+    }
     sqlite3_reset(st);
-    if (!ended || reached || (within_ms && now_ms - started > within_ms)) return 0;
-    st = store_stmt(s, STMT_INSTANCE_GOAL_SET,
-                    "UPDATE instances SET goal_ms = ? WHERE id = ?");
+    if (rc == SQLITE_DONE) return 0;
+    return rc == SQLITE_ROW ? 1 : store_fail(s, "latest instance");
+}
+
+int store_instance_latest(store *s, const char *journey, const char *profile_id,
+                          int *state, int64_t *started_ms)
+{
+    int64_t id, goal_ms;
+    return read_latest(s, journey, profile_id, &id, state, started_ms, &goal_ms);
+}
+
+int store_instance_goal_after_end(store *s, const char *journey, const char *profile_id,
+                                  int64_t now_ms, int64_t within_ms)
+{
+    /* a read first: most goal events meet a live instance or a goal
+     * already reached, and then nothing is written */
+    int64_t id, started, goal;
+    int state, found = read_latest(s, journey, profile_id, &id, &state, &started, &goal);
+    if (found <= 0) return found;
+    if (state < 2 || goal || (within_ms && now_ms - started > within_ms)) return 0;
+    sqlite3_stmt *st = store_stmt(s, STMT_INSTANCE_GOAL_SET,
+                                  "UPDATE instances SET goal_ms = ? WHERE id = ?");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, id);
