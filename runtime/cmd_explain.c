@@ -4,6 +4,7 @@
  * ended or what it waits for.  Read-only; PII stays masked.  The printing
  * (cli_explain_print) also tells the story of a failing `nudge test` case. */
 #include "cli.h"
+#include "deliver.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -34,12 +35,10 @@ static const char *when(int64_t ms, char *buf)
     return buf;
 }
 
-#define AT_DELIVERY "checked again at delivery" /* deliver.c's detail */
-
 static int at_delivery(const cJSON *row)
 {
     const char *detail = text_of(row, "detail");
-    return detail && !strcmp(detail, AT_DELIVERY);
+    return detail && !strcmp(detail, DELIVER_AT_DELIVERY);
 }
 
 /* The next queue-time message-log row of instance ID after ROW (or the
@@ -94,7 +93,7 @@ static void print_message(FILE *out, const cJSON *m, const cJSON *log,
         if (at_delivery(d) && same_message(d, m) &&
             int_of(d, "at_ms") >= int_of(m, "at_ms"))
             fprintf(out, " (%s, %s)", text_of(d, "reason") ? text_of(d, "reason") : "",
-                    AT_DELIVERY);
+                    DELIVER_AT_DELIVERY);
     fprintf(out, "\n");
 }
 

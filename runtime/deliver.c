@@ -87,27 +87,36 @@ static int write_batch(int fd, const outbox_message *msgs, int count, int is_fil
 /* The second check, inside the transaction that marks the batch: a
  * message whose person was suppressed or revoked consent since it was
  * queued becomes "suppressed" and is not written.  How many, or -1. */
+int deliver_check_again(store *s, const guard_config *guard, const outbox_message *m,
+                        int64_t now_ms, int64_t updated_ms, guard_outcome *out)
+{
+    guard_message gm = {.profile_id = m->profile_id,
+                        .journey = m->journey,
+                        .channel = m->channel,
+                        .purpose = m->purpose,
+                        .now_ms = now_ms};
+    memset(out, 0, sizeof *out);
+    out->status = "queued";
+    if (!guard) return 0;
+    if (guardrails_at_delivery(s, guard, &gm, out)) return -1;
+    if (!strcmp(out->status, "queued")) return 0;
+    message_log_row row = {m->instance_id, m->profile_id,       m->journey,
+                           m->channel,     m->template_name,    out->status,
+                           out->reason,    DELIVER_AT_DELIVERY, now_ms};
+    return store_outbox_set_status(s, m->id, out->status, updated_ms) ||
+                   store_message_log(s, &row)
+               ? -1
+               : 0;
+}
+
 static int screen(store *s, const deliver_options *o, outbox_message *msgs, int count)
 {
     int stopped = 0;
     for (int i = 0; i < count && o->guard; i++) {
-        outbox_message *m = &msgs[i];
-        guard_message gm = {.profile_id = m->profile_id,
-                            .journey = m->journey,
-                            .channel = m->channel,
-                            .purpose = m->purpose,
-                            .now_ms = o->now_ms};
         guard_outcome out;
-        if (guardrails_at_delivery(s, o->guard, &gm, &out)) return -1;
-        if (!strcmp(out.status, "queued")) continue;
-        message_log_row row = {
-            m->instance_id,   m->profile_id, m->journey, m->channel,
-            m->template_name, out.status,    out.reason, "checked again at delivery",
-            o->now_ms};
-        if (store_outbox_set_status(s, m->id, out.status, time_wall_ms()) ||
-            store_message_log(s, &row))
+        if (deliver_check_again(s, o->guard, &msgs[i], o->now_ms, time_wall_ms(), &out))
             return -1;
-        m->blocked = 1, stopped++;
+        if (strcmp(out.status, "queued")) msgs[i].blocked = 1, stopped++;
     }
     return stopped;
 }

@@ -34,6 +34,16 @@ void deliver_senders_set_clock(deliver_senders *d, int64_t now_ms);
 /* 1 when CHANNEL goes to a sender rather than the file channel. */
 int deliver_senders_owns(const deliver_senders *d, const char *channel);
 
+/* The detail of a message-log row written by the second check. */
+#define DELIVER_AT_DELIVERY "checked again at delivery"
+
+/* The second check of M, just before it goes: suppression and consent at
+ * NOW_MS.  A message stopped there gets OUT's status (dated UPDATED_MS) and
+ * a message-log row with its reason; OUT->status is "queued" when it may
+ * go.  0, or -1 on a store error. */
+int deliver_check_again(store *s, const guard_config *guard, const outbox_message *m,
+                        int64_t now_ms, int64_t updated_ms, guard_outcome *out);
+
 /* What deliveries came to. */
 typedef struct deliver_counts {
     long delivered, stopped, failed; /* failed: dead letters */

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #define CAPTURE_BATCH 1000
-#define AT_DELIVERY "checked again at delivery" /* deliver.c's detail */
 
 static int has_adapter(const channel_config *ch)
 {
@@ -103,37 +102,13 @@ static int has_template(const outbox_message *m)
     return found;
 }
 
-/* The second check, as the deliverer makes it: a message whose person was
- * suppressed or revoked consent since it was queued is stopped, logged. */
-static int second_check(store *s, const guard_config *guard, const outbox_message *m,
-                        int64_t now_ms, guard_outcome *out)
-{
-    guard_message gm = {.profile_id = m->profile_id,
-                        .journey = m->journey,
-                        .channel = m->channel,
-                        .purpose = m->purpose,
-                        .now_ms = now_ms};
-    memset(out, 0, sizeof *out);
-    out->status = "queued";
-    if (!guard) return 0;
-    if (guardrails_at_delivery(s, guard, &gm, out)) return -1;
-    if (!strcmp(out->status, "queued")) return 0;
-    message_log_row row = {m->instance_id, m->profile_id,    m->journey,
-                           m->channel,     m->template_name, out->status,
-                           out->reason,    AT_DELIVERY,      now_ms};
-    return store_outbox_set_status(s, m->id, out->status, now_ms) ||
-                   store_message_log(s, &row)
-               ? -1
-               : 0;
-}
-
 /* One queued message: checked, composed, handed to FN, marked. */
 static int capture_one(deliver_senders *d, store *s, const guard_config *guard,
                        int64_t now_ms, const outbox_message *m,
                        int (*fn)(void *ctx, const captured *c), void *ctx)
 {
     guard_outcome g;
-    if (second_check(s, guard, m, now_ms, &g)) return -1;
+    if (deliver_check_again(s, guard, m, now_ms, now_ms, &g)) return -1;
     if (strcmp(g.status, "queued")) {
         captured stopped = {m, g.status, g.reason, NULL, NULL, NULL, NULL};
         return fn(ctx, &stopped) ? -1 : 0;

@@ -20,8 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define AT_DELIVERY "checked again at delivery" /* deliver.c's detail */
-#define AUDIENCE_DUE "audience_due:"            /* + journey: audience.c's schedule key */
+#define AUDIENCE_DUE "audience_due:" /* + journey: audience.c's schedule key */
 #define STORE_FAILED "the test's database failed (see the messages above)"
 
 static const char *const state_names[] = {"running", "waiting", "completed", "exited",
@@ -594,7 +593,8 @@ static void why_not_sent(test_kit *k, const kit_filter *f, char *buf, size_t len
                          .profile = (char *)field(row, "profile"),
                          .template_name = (char *)field(row, "template"),
                          .journey = (char *)field(row, "journey")};
-        if (!matches(&m, f, 0) || !strcmp(field(row, "detail"), AT_DELIVERY)) continue;
+        if (!matches(&m, f, 0) || !strcmp(field(row, "detail"), DELIVER_AT_DELIVERY))
+            continue;
         if (!strcmp(field(row, "outcome"), "queued")) break;
         time_format_iso8601(number(row, "at_ms"), at);
         snprintf(buf, len, "; the j:send at %s was %s (%s%s%s)", at,
