@@ -261,6 +261,8 @@ static int run_events(run_state *r, audience *a)
         if (in != stdin) fclose(in);
         return -1;
     }
+    if (r->deliverer) /* it checkpoints after each round */
+        store_run(r->store, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, 0);
     int rc = store_begin(r->store);
     if (!rc && !event_clock) rc = engine_advance(r->engine, time_wall_ms());
     int pii_count;

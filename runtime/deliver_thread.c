@@ -2,7 +2,9 @@
  * the engine kicks the deliverer, which sends what that batch queued
  * through its own store connection while the engine reads on.  The
  * exactly-once bookkeeping is deliver_outbox's, unchanged; SQLite's write
- * lock keeps the two threads' transactions apart. */
+ * lock keeps the two threads' transactions apart.  The WAL checkpoints are
+ * run here too, at each kick, so that copying pages back into the database
+ * happens beside the engine, not in its commits. */
 #include "deliver.h"
 
 #include "log.h"
@@ -47,6 +49,10 @@ static void *deliverer_main(void *arg)
         deliver_options o = {d->outbox_path, 0, d->guard, d->rates, d->senders, 0};
         last = wait_for_work(d, &o.now_ms);
         o.finish = last && !__atomic_load_n(&d->no_retry_wait, __ATOMIC_ACQUIRE);
+        /* the batch just committed goes into the database file while the
+         * engine works on the next one, and before this thread waits for
+         * the write lock */
+        store_run(d->store, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, 0);
         rc = deliver_outbox(d->store, &o, &counts);
         pthread_mutex_lock(&d->lock);
         d->counts.delivered += counts.delivered;
@@ -75,6 +81,7 @@ deliverer *deliverer_start(const char *db_path, const char *outbox_path,
     }
     /* it reads a batch's messages and a few rows per person: a small cache */
     store_run(d->store, "PRAGMA cache_size = -8000", NULL, NULL, 0);
+    store_run(d->store, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, 0);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     if (pthread_create(&d->thread, NULL, deliverer_main, d)) {

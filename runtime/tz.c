@@ -1,6 +1,8 @@
 /* Time zones over the system tz database.  glibc has no per-call zone API,
- * so every call sets TZ, runs tzset() + localtime_r under one mutex and
- * restores the caller's TZ; wall clock → UTC is solved here, not by mktime. */
+ * so a lookup sets TZ, runs tzset() + localtime_r under one mutex; wall
+ * clock → UTC is solved here, not by mktime.  glibc holds one zone at a
+ * time, so people in eight zones would load a zone file per call: UTC days
+ * with a single offset are kept per zone (see day_cache). */
 #include "tz.h"
 
 #include <fcntl.h>
@@ -158,6 +160,59 @@ static time_t seconds_floor(int64_t ms)
     return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b < 0);
+}
+
+/* ---- whole UTC days with one offset, per zone (under tz_lock) ----------- */
+
+/* A day is kept when its first and last second have the same offset and
+ * DST flag: with at most one transition a day (wall_resolve's assumption
+ * too), the whole day then has them.  Transition days are never kept. */
+typedef struct day_offset {
+    char zone[TZ_NAME_MAX + 1];
+    int64_t day;
+    long offset;
+    int is_dst, used;
+} day_offset;
+
+#define DAY_CACHE 256
+static day_offset day_cache[DAY_CACHE];
+
+static day_offset *day_slot(const char *zone, int64_t day)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the name, then the day */
+    for (const char *p = zone; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ (uint32_t)day) * 16777619u;
+    return &day_cache[h % DAY_CACHE];
+}
+
+static int day_cached(const char *zone, int64_t day, long *offset, int *is_dst)
+{
+    const day_offset *slot = day_slot(zone, day);
+    if (!slot->used || slot->day != day || strcmp(slot->zone, zone)) return 0;
+    *offset = slot->offset;
+    *is_dst = slot->is_dst;
+    return 1;
+}
+
+/* The zone is entered (lock held).  1 when the day was kept. */
+static int day_remember(const char *zone, int64_t day)
+{
+    struct tm first, last;
+    time_t start = (time_t)(day * DAY_SECONDS), end = start + DAY_SECONDS - 1;
+    if (!localtime_r(&start, &first) || !localtime_r(&end, &last) ||
+        first.tm_gmtoff != last.tm_gmtoff || (first.tm_isdst > 0) != (last.tm_isdst > 0))
+        return 0;
+    day_offset *slot = day_slot(zone, day);
+    *slot = (day_offset){.day = day, .offset = first.tm_gmtoff, .is_dst = first.tm_isdst > 0,
+                         .used = 1};
+    snprintf(slot->zone, sizeof slot->zone, "%s", zone);
+    return 1;
+}
+
 /* ---- lookups in the current zone (lock held) ---------------------------- */
 
 static int offset_at(time_t t, long *offset)
@@ -237,25 +292,64 @@ static int next_wall_time(int64_t now_ms, int hour, int minute, int64_t *out_ms)
 
 /* ---- public API ------------------------------------------------------- */
 
-int tz_to_local(const char *zone, int64_t utc_ms, tz_local *out)
+/* The offset (seconds east of UTC) and DST flag of `t` in `zone`, from
+ * day_cache when the day is there.  1 when t's whole UTC day has that
+ * offset, 0 when it may not (a transition day), -1 for a bad zone. */
+static int zone_offset(const char *zone, time_t t, long *offset, int *is_dst)
 {
     zone_guard guard;
     struct tm tm;
-    time_t t = seconds_floor(utc_ms);
+    int64_t day = floor_div(t, DAY_SECONDS);
+    pthread_mutex_lock(&tz_lock);
+    int hit = day_cached(zone, day, offset, is_dst); /* only valid zones are kept */
+    pthread_mutex_unlock(&tz_lock);
+    if (hit) return 1;
     if (zone_enter(zone, &guard)) return -1;
-    int ok = localtime_r(&t, &tm) != NULL;
+    int ok = localtime_r(&t, &tm) != NULL, uniform = ok && day_remember(zone, day);
     zone_leave(&guard);
     if (!ok) return -1;
-    *out = (tz_local){.year = tm.tm_year + 1900,
-                      .month = tm.tm_mon + 1,
-                      .day = tm.tm_mday,
-                      .hour = tm.tm_hour,
-                      .minute = tm.tm_min,
-                      .second = tm.tm_sec,
-                      .weekday = tm.tm_wday,
-                      .yearday = tm.tm_yday,
-                      .utc_offset = (int)tm.tm_gmtoff,
-                      .is_dst = tm.tm_isdst > 0};
+    *offset = tm.tm_gmtoff;
+    *is_dst = tm.tm_isdst > 0;
+    return uniform;
+}
+
+/* tz_next_time_of_day without the zone file: when the days of now and of
+ * the answer both have one offset, the same, no transition lies between
+ * (the answer is within a day).  1 when answered, 0 to take the long way. */
+static int next_time_same_offset(const char *zone, int64_t utc_ms, int hour, int minute,
+                                 int64_t *out_ms)
+{
+    long offset, later_offset;
+    int is_dst;
+    time_t now = seconds_floor(utc_ms);
+    if (zone_offset(zone, now, &offset, &is_dst) != 1) return 0;
+    int64_t local_day = floor_div(now + offset, DAY_SECONDS);
+    int64_t at = local_day * DAY_SECONDS + hour * 3600 + minute * 60 - offset;
+    if (at * 1000 < utc_ms) at += DAY_SECONDS;
+    if (zone_offset(zone, (time_t)at, &later_offset, &is_dst) != 1 || later_offset != offset)
+        return 0;
+    *out_ms = at * 1000;
+    return 1;
+}
+
+int tz_to_local(const char *zone, int64_t utc_ms, tz_local *out)
+{
+    long offset;
+    int is_dst, year, month, day;
+    if (zone_offset(zone, seconds_floor(utc_ms), &offset, &is_dst) < 0) return -1;
+    int64_t local = seconds_floor(utc_ms) + offset, days = floor_div(local, DAY_SECONDS);
+    int second_of_day = (int)(local - days * DAY_SECONDS);
+    civil_from_days(days, &year, &month, &day);
+    *out = (tz_local){.year = year,
+                      .month = month,
+                      .day = day,
+                      .hour = second_of_day / 3600,
+                      .minute = second_of_day / 60 % 60,
+                      .second = second_of_day % 60,
+                      .weekday = (int)((days % 7 + 11) % 7), /* 1970-01-01 was a Thursday */
+                      .yearday = (int)(days - days_from_civil(year, 1, 1)),
+                      .utc_offset = (int)offset,
+                      .is_dst = is_dst};
     return 0;
 }
 
@@ -285,6 +379,7 @@ int tz_next_time_of_day(const char *zone, int64_t utc_ms, int hour, int minute,
 {
     zone_guard guard;
     if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return -1;
+    if (next_time_same_offset(zone, utc_ms, hour, minute, out_ms)) return 0;
     if (zone_enter(zone, &guard)) return -1;
     int rc = next_wall_time(utc_ms, hour, minute, out_ms);
     zone_leave(&guard);
@@ -294,22 +389,20 @@ int tz_next_time_of_day(const char *zone, int64_t utc_ms, int hour, int minute,
 int tz_in_window(const char *zone, int64_t utc_ms, int start_h, int start_m, int end_h,
                  int end_m, int64_t *end_ms)
 {
-    zone_guard guard;
-    struct tm tm;
+    long offset;
+    int is_dst;
     time_t now = seconds_floor(utc_ms);
     if (start_h < 0 || start_h > 23 || start_m < 0 || start_m > 59 || end_h < 0 ||
         end_h > 23 || end_m < 0 || end_m > 59)
         return -1;
     int start = start_h * 3600 + start_m * 60, end = end_h * 3600 + end_m * 60;
-    if (zone_enter(zone, &guard)) return -1;
-    int rc = localtime_r(&now, &tm) ? 0 : -1;
-    if (rc == 0) {
-        int time_of_day = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
-        rc = start < end ? time_of_day >= start && time_of_day < end
+    if (zone_offset(zone, now, &offset, &is_dst) < 0) return -1;
+    int64_t local = now + offset;
+    int time_of_day = (int)(local - floor_div(local, DAY_SECONDS) * DAY_SECONDS);
+    int rc = start < end ? time_of_day >= start && time_of_day < end
                          : start > end && (time_of_day >= start || time_of_day < end);
-    }
-    if (rc == 1 && end_ms && next_wall_time(utc_ms, end_h, end_m, end_ms)) rc = -1;
-    zone_leave(&guard);
+    if (rc == 1 && end_ms && tz_next_time_of_day(zone, utc_ms, end_h, end_m, end_ms))
+        rc = -1;
     return rc;
 }
 

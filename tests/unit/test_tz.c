@@ -320,6 +320,67 @@ static void test_parse_hhmm(void)
     CHECK(tz_parse_hhmm(NULL, &h, &m) == -1, "hhmm rejected: NULL");
 }
 
+/* ---- the day cache against glibc, zones interleaved ------------------------ */
+
+/* glibc's own reading of utc_ms in zone (sets TZ; tz.c copes with that). */
+static struct tm glibc_local(const char *zone, int64_t utc_ms)
+{
+    char value[128];
+    struct tm tm;
+    time_t t = (time_t)(utc_ms / 1000);
+    snprintf(value, sizeof value, ":/usr/share/zoneinfo/%s", zone);
+    setenv("TZ", value, 1);
+    tzset();
+    localtime_r(&t, &tm);
+    return tm;
+}
+
+static int same_as_glibc(const char *zone, int64_t utc_ms)
+{
+    tz_local l;
+    int64_t end_ms = 0;
+    int quiet = tz_in_window(zone, utc_ms, 21, 0, 9, 0, &end_ms);
+    if (tz_to_local(zone, utc_ms, &l)) return 0;
+    /* the window's end: 09:00:00 there, and the first one (within 13 hours) */
+    struct tm e = glibc_local(zone, end_ms);
+    int end_ok = !quiet || (e.tm_hour == 9 && e.tm_min == 0 && e.tm_sec == 0 &&
+                            end_ms > utc_ms && end_ms - utc_ms <= 13 * 3600000);
+    struct tm g = glibc_local(zone, utc_ms);
+    int ok = l.year == g.tm_year + 1900 && l.month == g.tm_mon + 1 && l.day == g.tm_mday &&
+             l.hour == g.tm_hour && l.minute == g.tm_min && l.second == g.tm_sec &&
+             l.weekday == g.tm_wday && l.yearday == g.tm_yday &&
+             l.utc_offset == g.tm_gmtoff && l.is_dst == (g.tm_isdst > 0) &&
+             quiet == (g.tm_hour >= 21 || g.tm_hour < 9) && end_ok;
+    if (!ok)
+        printf("# %s %" PRId64 ": got %04d-%02d-%02d %02d:%02d:%02d wd %d yd %d off %d dst %d"
+               " quiet %d end %" PRId64 "; glibc %02d:%02d off %ld dst %d\n",
+               zone, utc_ms, l.year, l.month, l.day, l.hour, l.minute, l.second, l.weekday,
+               l.yearday, l.utc_offset, l.is_dst, quiet, end_ms, g.tm_hour, g.tm_min, g.tm_gmtoff,
+               g.tm_isdst);
+    return ok;
+}
+
+/* Every 47 minutes and 13 seconds from 2025 to 2027, in zones taken in turn
+ * (so each lookup finds another zone loaded), transition days included:
+ * Lord Howe moves by 30 minutes, Santiago and Sydney in the south. */
+static void test_matches_glibc(void)
+{
+    static const char *const zones[] = {NY,
+                                        BERLIN,
+                                        KOLKATA,
+                                        "Australia/Lord_Howe",
+                                        "America/Santiago",
+                                        "Australia/Sydney",
+                                        "UTC"};
+    int n = (int)(sizeof zones / sizeof zones[0]), bad = 0, checked = 0;
+    for (int64_t t = S(1735689600); t < S(1798761600) && bad < 5;
+         t += 47 * 60000 + 13000, checked++)
+        bad += !same_as_glibc(zones[checked % n], t);
+    unsetenv("TZ");
+    tzset();
+    CHECK(bad == 0 && checked > 20000, "cached days read as glibc does, 3 years, 7 zones");
+}
+
 /* ---- right whatever the process TZ says ----------------------------------- */
 
 static void test_process_tz_kept(void)
@@ -406,6 +467,7 @@ int main(void)
     test_zone_names();
     test_bad_zone_errors();
     test_parse_hhmm();
+    test_matches_glibc();
     test_process_tz_kept();
     test_threads();
     UNIT_DONE();
