@@ -338,15 +338,16 @@ char *store_profile_find(store *s, const char *kind, const unsigned char digest[
 }
 
 /* The reason one of the profile's addresses is on the suppression list
- * (malloc'd), or NULL. */
+ * (malloc'd), or NULL; the email's first.  The profile row is read once
+ * (every message is screened twice, at queue and at delivery). */
 char *store_suppression_reason(store *s, const char *profile_id)
 {
     sqlite3_stmt *st = store_stmt(
         s, STMT_SUPPRESSED,
-        "SELECT reason FROM suppressions WHERE kind = 'email' AND digest ="
-        " (SELECT email_blind FROM profiles WHERE id = ?1)"
-        " UNION ALL SELECT reason FROM suppressions WHERE kind = 'phone' AND digest ="
-        " (SELECT phone_blind FROM profiles WHERE id = ?1) LIMIT 1");
+        "SELECT coalesce("
+        "(SELECT reason FROM suppressions WHERE kind = 'email' AND digest = p.email_blind),"
+        "(SELECT reason FROM suppressions WHERE kind = 'phone' AND digest = p.phone_blind))"
+        " FROM profiles AS p WHERE p.id = ?1");
     if (!st) return NULL;
     sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC);
     return store_text_row(st);
