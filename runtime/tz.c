@@ -301,7 +301,7 @@ static int zone_offset(const char *zone, time_t t, long *offset, int *is_dst)
     struct tm tm;
     int64_t day = floor_div(t, DAY_SECONDS);
     pthread_mutex_lock(&tz_lock);
-    int hit = day_cached(zone, day, offset, is_dst); /* only valid zones are kept */
+    int hit = zone && day_cached(zone, day, offset, is_dst); /* only valid zones are kept */
     pthread_mutex_unlock(&tz_lock);
     if (hit) return 1;
     if (zone_enter(zone, &guard)) return -1;

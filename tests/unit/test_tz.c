@@ -271,6 +271,12 @@ static void test_zone_names(void)
         CHECK(!tz_valid(bad[i]), name);
     }
     CHECK(!tz_valid(NULL), "zone rejected: NULL");
+    tz_local none;
+    int64_t none_ms;
+    CHECK(tz_to_local(NULL, S(1781532000), &none) == -1 &&
+              tz_next_time_of_day(NULL, S(1781532000), 9, 0, &none_ms) == -1 &&
+              tz_in_window(NULL, S(1781532000), 9, 0, 17, 0, NULL) == -1,
+          "a NULL zone is an error for every lookup (not a cache hit)");
     CHECK(tz_valid(NY) && tz_valid(BERLIN) && tz_valid(KOLKATA),
           "the three test zones valid");
     CHECK(tz_valid("UTC") && tz_valid("Etc/GMT+5") && tz_valid("Etc/GMT-14"),
