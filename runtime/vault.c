@@ -262,6 +262,8 @@ static int load_or_create(const char *path, int create, int *created, vault *v, 
                           size_t err_len)
 {
     int rc = read_key_file(path, v->key, err, err_len);
+    if (rc == READ_EMPTY && create) /* another process created it, is writing it */
+        rc = read_key_file_of_other_process(path, v->key, err, err_len);
     if (rc != READ_MISSING || !create) return rc == 0 ? 0 : -1;
     rc = write_new_key(path, err, err_len);
     if (rc == WRITE_EXISTS)
