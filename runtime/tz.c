@@ -155,14 +155,14 @@ static void civil_from_days(int64_t days, int *year, int *month, int *day)
     *year = (int)(year_of_era + era * 400 + (*month <= 2));
 }
 
-static time_t seconds_floor(int64_t ms)
-{
-    return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - (a % b < 0);
+}
+
+static time_t seconds_floor(int64_t ms)
+{
+    return (time_t)floor_div(ms, 1000);
 }
 
 /* ---- whole UTC days with one offset, per zone (under tz_lock) ----------- */
