@@ -136,7 +136,8 @@ static int commit_batch(run_state *r, int reopen)
     if (r->c->dry_run) return 0;
     if (store_commit(r->store)) return -1;
     deliver_options o = {r->c->outbox_path, engine_now(r->engine), &r->guard,
-                         &r->rates,          r->senders,           !reopen};
+                         &r->rates,          r->senders,           !reopen,
+                         NULL};
     deliver_counts counts = {0, 0, 0};
     if (!r->c->no_delivery && (r->deliverer ? deliverer_kick(r->deliverer, o.now_ms)
                                             : deliver_outbox(r->store, &o, &counts)))
@@ -256,7 +257,7 @@ static int run_events(run_state *r, audience *a)
         c->events_path && strcmp(c->events_path, "-") ? c->events_path : "stdin";
     if (!c->dry_run && !c->no_delivery &&
         !(r->deliverer =
-              deliverer_start(c->db_path, c->outbox_path, &r->guard, &r->rates,
+              deliverer_start(r->store, c->db_path, c->outbox_path, &r->guard, &r->rates,
                               r->senders))) {
         if (in != stdin) fclose(in);
         return -1;

@@ -84,17 +84,23 @@ static int write_batch(int fd, const outbox_message *msgs, int count, int is_fil
     return rc ? -1 : is_file ? fsync(fd) : 0;
 }
 
-/* The second check, inside the transaction that marks the batch: a
- * message whose person was suppressed or revoked consent since it was
- * queued becomes "suppressed" and is not written.  How many, or -1. */
-int deliver_check_again(store *s, const guard_config *guard, const outbox_message *m,
-                        int64_t now_ms, int64_t updated_ms, guard_outcome *out)
+static guard_message guard_message_of(const outbox_message *m, int64_t now_ms)
 {
     guard_message gm = {.profile_id = m->profile_id,
                         .journey = m->journey,
                         .channel = m->channel,
                         .purpose = m->purpose,
                         .now_ms = now_ms};
+    return gm;
+}
+
+/* The second check, inside the transaction that marks the batch: a
+ * message whose person was suppressed or revoked consent since it was
+ * queued becomes "suppressed" and is not written.  How many, or -1. */
+int deliver_check_again(store *s, const guard_config *guard, const outbox_message *m,
+                        int64_t now_ms, int64_t updated_ms, guard_outcome *out)
+{
+    guard_message gm = guard_message_of(m, now_ms);
     memset(out, 0, sizeof *out);
     out->status = "queued";
     if (!guard) return 0;
@@ -109,31 +115,86 @@ int deliver_check_again(store *s, const guard_config *guard, const outbox_messag
                : 0;
 }
 
+/* The second check over a batch, read only, in the snapshot the batch was
+ * read in: marks those it would stop.  Done there, beside the engine, so
+ * that the write transaction (while the engine waits) checks again only
+ * those.  0 or -1. */
+static int screen_read(store *s, const deliver_options *o, outbox_message *msgs,
+                       int count)
+{
+    for (int i = 0; i < count && o->guard; i++) {
+        guard_message gm = guard_message_of(&msgs[i], o->now_ms);
+        guard_outcome out;
+        if (guardrails_at_delivery(s, o->guard, &gm, &out)) return -1;
+        msgs[i].blocked = strcmp(out.status, "queued") != 0;
+    }
+    return 0;
+}
+
+/* The marked messages checked again and recorded, in the transaction that
+ * marks the batch; a message that passes now goes.  How many stopped, or
+ * -1. */
 static int screen(store *s, const deliver_options *o, outbox_message *msgs, int count)
 {
     int stopped = 0;
     for (int i = 0; i < count && o->guard; i++) {
         guard_outcome out;
+        if (!msgs[i].blocked) continue;
         if (deliver_check_again(s, o->guard, &msgs[i], o->now_ms, time_wall_ms(), &out))
             return -1;
-        if (strcmp(out.status, "queued")) msgs[i].blocked = 1, stopped++;
+        msgs[i].blocked = strcmp(out.status, "queued") != 0;
+        stopped += msgs[i].blocked;
     }
     return stopped;
 }
 
-/* Moves the batch from one status to the next; entering "sending", also
- * saves the file's length and screens the messages.  The batch is a run
- * of ids in one status.  Returns the number screened out, or -1. */
-static int mark(store *s, const deliver_options *o, outbox_message *msgs, int count,
-                const char *from, const char *to, int64_t offset)
+/* Marks the batch of P, already in the file, delivered; nothing when P
+ * holds none.  Inside the caller's transaction. */
+static int close_written(store *s, const deliver_pending *p)
 {
-    int entering = !strcmp(to, "sending"), stopped = 0;
+    if (!p->last) return 0;
+    return store_outbox_move(s, p->first, p->last, "sending", "delivered",
+                             time_wall_ms()) < 0
+               ? -1
+               : 0;
+}
+
+/* Deferred messages whose time has come (the run's clock), and retries
+ * whose time has come (the wall clock), join the queue.  Inside the
+ * caller's transaction. */
+static int release_due(store *s, int64_t now_ms)
+{
+    return store_outbox_release(s, now_ms) < 0 ||
+                   store_outbox_release_retries(s, time_wall_ms()) < 0
+               ? -1
+               : 0;
+}
+
+#define MARK_RACED (-2) /* the batch changed since it was read: read it again */
+
+/* The one write transaction of a batch: marks the batch before it (P)
+ * delivered, saves the file's length, screens MSGS and moves them from
+ * "queued" to "sending", then releases what came due (after the move, so
+ * that a released message never joins the batch unread).  COUNT may be 0:
+ * only P and the release.  The number screened out, MARK_RACED when the
+ * queue no longer holds the batch as read (a person forgotten meanwhile),
+ * or -1. */
+static int mark_sending(store *s, const deliver_options *o, deliver_pending *p,
+                        outbox_message *msgs, int count, int64_t offset)
+{
+    int stopped = 0, moved = 0;
     if (store_begin(s)) return -1;
-    if ((entering && (store_meta_set(s, OFFSET_KEY, offset) ||
-                      (stopped = screen(s, o, msgs, count)) < 0)) ||
-        store_outbox_move(s, msgs[0].id, msgs[count - 1].id, from, to, time_wall_ms()))
+    if (close_written(s, p) ||
+        (count && (store_meta_set(s, OFFSET_KEY, offset) ||
+                   (stopped = screen(s, o, msgs, count)) < 0 ||
+                   (moved = store_outbox_move(s, msgs[0].id, msgs[count - 1].id, "queued",
+                                              "sending", time_wall_ms())) < 0)) ||
+        release_due(s, o->now_ms))
         return store_rollback(s), -1;
-    return store_commit(s) ? -1 : stopped;
+    if (moved != count - stopped) return store_rollback(s), MARK_RACED;
+    if (store_commit(s)) return store_rollback(s), -1;
+    p->first = p->last = 0;
+    return stopped;
 }
 
 /* ---- rate limits --------------------------------------------------------- */
@@ -179,58 +240,96 @@ static void pause_ns(int64_t ns)
 
 /* ---- batches ------------------------------------------------------------- */
 
-/* Sends one batch with the given status: "sending" (left by a crash), or
- * "queued" within the rates (sleeping for a token first when the first
- * message has none, and after the batch when it left messages out).
- * Returns the number handled, 0 when none, -1 on error. */
-static int deliver_batch(store *s, const deliver_options *o, int fd, int is_file,
-                         const char *status, deliver_counts *counts)
+/* Writes the batch: the senders' messages first, so that their outcomes
+ * leave "sending" before the file channel's are marked delivered as a run
+ * of ids, then the file channel's lines.  0 or -1. */
+static int send_batch(const deliver_options *o, store *s, int fd, int is_file,
+                      outbox_message *msgs, int count, deliver_counts *counts)
 {
-    outbox_message *msgs;
-    int fetched, count, rc = -1, blocked = 0, queued = !strcmp(status, "queued");
-    int64_t wait_ns = 0;
-    if (store_outbox_fetch(s, status, BATCH, &msgs, &fetched)) return -1;
-    if (fetched == 0) return store_outbox_free(msgs, 0), 0;
-    count = fetched;
-    while (queued && (count = within_rates(o->rates, msgs, fetched, &wait_ns)) == 0)
-        pause_ns(wait_ns);
-    off_t end = is_file ? lseek(fd, 0, SEEK_END) : 0;
-    if (!queued) {
-        int64_t offset = end;
-        if (is_file && store_meta_get(s, OFFSET_KEY, &offset) == 1 && offset < end &&
-            ftruncate(fd, (off_t)offset) == 0)
-            lseek(fd, (off_t)offset, SEEK_SET);
-    } else if ((blocked = mark(s, o, msgs, count, "queued", "sending", end)) < 0) {
-        goto done;
-    }
-    /* the senders' messages first: their outcomes leave "sending" before
-     * the file channel's messages are marked delivered as a run of ids */
     if (o->senders) deliver_senders_set_clock(o->senders, o->now_ms);
-    if (o->senders && deliver_senders_run(o->senders, s, msgs, count, counts)) goto done;
+    if (o->senders && deliver_senders_run(o->senders, s, msgs, count, counts)) return -1;
     if (write_batch(fd, msgs, count, is_file)) {
         log_error("file channel: write failed: %m");
-        goto done;
+        return -1;
     }
-    if (mark(s, o, msgs, count, "sending", "delivered", 0) < 0) goto done;
     for (int i = 0; i < count; i++)
         counts->delivered += !msgs[i].blocked && !msgs[i].sent;
+    return 0;
+}
+
+/* Sends again a batch left "sending" by a crash, whole and without taking
+ * tokens: the file is cut back to the length saved when it was marked.
+ * Returns the number handled, 0 when none, -1 on error. */
+static int deliver_unfinished(store *s, const deliver_options *o, int fd, int is_file,
+                              deliver_counts *counts)
+{
+    outbox_message *msgs;
+    int count, rc = -1;
+    deliver_pending done = {0, 0};
+    if (store_outbox_fetch(s, "sending", BATCH, &msgs, &count)) return -1;
+    if (count == 0) return store_outbox_free(msgs, 0), 0;
+    off_t end = is_file ? lseek(fd, 0, SEEK_END) : 0;
+    int64_t offset = end;
+    if (is_file && store_meta_get(s, OFFSET_KEY, &offset) == 1 && offset < end &&
+        ftruncate(fd, (off_t)offset) == 0)
+        lseek(fd, (off_t)offset, SEEK_SET);
+    if (!send_batch(o, s, fd, is_file, msgs, count, counts)) {
+        done.first = msgs[0].id, done.last = msgs[count - 1].id;
+        if (store_begin(s) || close_written(s, &done) || store_commit(s))
+            store_rollback(s);
+        else
+            rc = count;
+    }
+    store_outbox_free(msgs, count);
+    return rc;
+}
+
+/* The queued batch and the second check's first look, in one read
+ * snapshot.  0 or -1. */
+static int read_batch(store *s, const deliver_options *o, outbox_message **msgs,
+                      int *count)
+{
+    if (store_snapshot_begin(s)) return -1;
+    int rc = store_outbox_fetch(s, "queued", BATCH, msgs, count);
+    if (!rc && screen_read(s, o, *msgs, *count)) rc = -1, store_outbox_free(*msgs, *count);
+    store_snapshot_end(s);
+    return rc;
+}
+
+/* Sends the next queued batch within the rates (sleeping for a token
+ * first when the first message has none, and after the batch when it left
+ * messages out), in one write transaction that also marks the batch
+ * before it delivered; the batch sent is left in *P.  With nothing queued,
+ * the transaction is only made when P holds a batch and CLOSE is set, or
+ * when something is due for release.  Returns the number sent, 1 after a
+ * release alone or a race (read the queue again), 0 when done, -1 on
+ * error. */
+static int deliver_queued(store *s, const deliver_options *o, int fd, int is_file,
+                          deliver_pending *p, int close, deliver_counts *counts)
+{
+    outbox_message *msgs;
+    int fetched, count, rc = -1, blocked;
+    int64_t wait_ns = 0;
+    if (read_batch(s, o, &msgs, &fetched)) return -1;
+    if (fetched == 0) {
+        store_outbox_free(msgs, 0);
+        int due = store_outbox_due(s, o->now_ms, time_wall_ms());
+        if (due < 0 || (!due && !(close && p->last))) return due;
+        return mark_sending(s, o, p, NULL, 0, 0) < 0 ? -1 : due;
+    }
+    while ((count = within_rates(o->rates, msgs, fetched, &wait_ns)) == 0)
+        pause_ns(wait_ns);
+    off_t end = is_file ? lseek(fd, 0, SEEK_END) : 0;
+    blocked = mark_sending(s, o, p, msgs, count, end);
+    if (blocked == MARK_RACED) rc = 1;
+    if (blocked < 0 || send_batch(o, s, fd, is_file, msgs, count, counts)) goto done;
+    p->first = msgs[0].id, p->last = msgs[count - 1].id;
     counts->stopped += blocked;
     rc = count;
     if (count < fetched) pause_ns(wait_ns);
 done:
     store_outbox_free(msgs, fetched);
     return rc;
-}
-
-/* Deferred messages whose time has come (the run's clock), and retries
- * whose time has come (the wall clock), join the queue. */
-static int release_due(store *s, int64_t now_ms)
-{
-    if (store_begin(s)) return -1;
-    if (store_outbox_release(s, now_ms) < 0 ||
-        store_outbox_release_retries(s, time_wall_ms()) < 0)
-        return store_rollback(s), -1;
-    return store_commit(s);
 }
 
 static int deliver_round(store *s, const deliver_options *o, deliver_counts *counts);
@@ -246,27 +345,47 @@ int deliver_outbox(store *s, const deliver_options *o, deliver_counts *counts)
     return rc;
 }
 
-/* One pass over what is due now. */
-static int deliver_round(store *s, const deliver_options *o, deliver_counts *counts)
+int deliver_close(store *s, deliver_pending *p)
 {
-    if (release_due(s, o->now_ms)) return -1;
-    int is_file = strcmp(o->path, "-") != 0;
-    int fd = is_file ? open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
-                     : STDOUT_FILENO;
+    if (!p->last) return 0;
+    if (store_begin(s) || close_written(s, p) || store_commit(s))
+        return store_rollback(s), -1;
+    p->first = p->last = 0;
+    return 0;
+}
+
+/* Opens the file channel's file, locked; -1 (logged) on failure. */
+static int open_channel_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        log_error("file channel: cannot open %s: %m", o->path);
+        log_error("file channel: cannot open %s: %m", path);
         return -1;
     }
-    if (is_file && flock(fd, LOCK_EX)) { /* another nudge may be delivering */
-        log_error("file channel: cannot lock %s: %m", o->path);
+    if (flock(fd, LOCK_EX)) { /* another nudge may be delivering */
+        log_error("file channel: cannot lock %s: %m", path);
         return close(fd), -1;
     }
-    int n;
-    while ((n = deliver_batch(s, o, fd, is_file, "sending", counts)) > 0)
-        ;
-    if (n == 0)
-        while ((n = deliver_batch(s, o, fd, is_file, "queued", counts)) > 0)
+    return fd;
+}
+
+/* One pass over what is due now.  A batch of ours still "sending" (the
+ * options' pending) is in the file already; any other was cut off by a
+ * crash and goes again first. */
+static int deliver_round(store *s, const deliver_options *o, deliver_counts *counts)
+{
+    deliver_pending own = {0, 0}, *p = o->pending ? o->pending : &own;
+    int is_file = strcmp(o->path, "-") != 0, n = 0, first = 1;
+    int fd = is_file ? open_channel_file(o->path) : STDOUT_FILENO;
+    if (fd < 0) return -1;
+    if (!p->last)
+        while ((n = deliver_unfinished(s, o, fd, is_file, counts)) > 0)
             ;
+    /* a round's first look closes the batch left by the last round: an
+     * idle service still marks its last batch delivered at the next kick */
+    while (n >= 0 && (n = deliver_queued(s, o, fd, is_file, p, first, counts)) > 0)
+        first = 0;
+    if (n == 0 && !o->pending) n = deliver_close(s, p);
     if (is_file) close(fd);
     return n < 0 ? -1 : 0;
 }

@@ -64,6 +64,14 @@ typedef struct deliver_rates {
 /* Full buckets for the COUNT rates (at most GUARD_RULES_MAX). */
 void deliver_rates_init(deliver_rates *r, const guard_rate *rates, int count);
 
+/* A batch already in the file and still "sending": the next transaction
+ * marks it delivered along with its own work, so that a batch costs one
+ * write transaction.  After a crash it is written again from the saved
+ * length, like any batch cut off. */
+typedef struct deliver_pending {
+    int64_t first, last; /* its ids; last 0: none */
+} deliver_pending;
+
 typedef struct deliver_options {
     const char *path;          /* the file channel's file, "-" for stdout */
     int64_t now_ms;            /* the run's clock: deferred messages due by then go */
@@ -71,6 +79,9 @@ typedef struct deliver_options {
     deliver_rates *rates;      /* NULL: no rate limits */
     deliver_senders *senders;  /* NULL: every channel to the file channel */
     int finish; /* also wait for retries due within DELIVER_RETRY_WAIT_MS */
+    /* NULL: each call marks its last batch delivered before it returns;
+     * else that batch may stay here until the next call (deliver_close) */
+    deliver_pending *pending;
 } deliver_options;
 
 /* How long a one-shot run waits for a retry before leaving it to the next
@@ -92,15 +103,21 @@ int deliver_senders_run(deliver_senders *d, store *s, outbox_message *msgs, int 
  * or -1 on a store or file error (logged); nothing is lost either way. */
 int deliver_outbox(store *s, const deliver_options *o, deliver_counts *counts);
 
+/* Marks P's batch delivered, in a transaction of its own.  0 or -1. */
+int deliver_close(store *s, deliver_pending *p);
+
 /* A delivery thread with its own store connection, for `nudge run`. */
 typedef struct deliverer deliverer;
 
 /* Opens DB_PATH again and starts the thread; NULL (logged) on failure.
- * GUARD and RATES (may be NULL) must outlive the thread, which alone uses
- * RATES until deliverer_finish. */
-deliverer *deliverer_start(const char *db_path, const char *outbox_path,
-                           const guard_config *guard, deliver_rates *rates,
-                           deliver_senders *senders);
+ * ENGINE, the caller's connection to it, takes turns at the write lock
+ * with the thread's until deliverer_finish; the caller must not be inside
+ * a transaction when it calls deliverer_finish.  GUARD and RATES (may be
+ * NULL) must outlive the thread, which alone uses RATES until
+ * deliverer_finish. */
+deliverer *deliverer_start(store *engine, const char *db_path,
+                           const char *outbox_path, const guard_config *guard,
+                           deliver_rates *rates, deliver_senders *senders);
 
 /* Tells the thread a batch was committed, with the run's clock.  -1 if an
  * earlier round failed (logged there): the caller should stop. */

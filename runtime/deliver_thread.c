@@ -1,8 +1,11 @@
 /* Delivery on a second thread for `nudge run`: after each committed batch
  * the engine kicks the deliverer, which sends what that batch queued
  * through its own store connection while the engine reads on.  The
- * exactly-once bookkeeping is deliver_outbox's, unchanged; SQLite's write
- * lock keeps the two threads' transactions apart.  The WAL checkpoints are
+ * exactly-once bookkeeping is deliver_outbox's.  The two connections take
+ * turns at the write lock (write_turn.h): the engine lets a waiting
+ * deliverer in after each commit, and the deliverer needs one write
+ * transaction per batch, since the batch it wrote last stays "sending"
+ * until its next transaction (deliver_pending).  The WAL checkpoints are
  * run here too, at each kick, so that copying pages back into the database
  * happens beside the engine, not in its commits. */
 #include "deliver.h"
@@ -16,7 +19,9 @@ struct deliverer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    store *store;
+    store *store, *engine; /* its own connection; the engine's */
+    write_turn *turns;
+    deliver_pending pending;
     const char *outbox_path;
     const guard_config *guard;
     deliver_rates *rates;     /* the caller's, used by this thread alone */
@@ -46,7 +51,8 @@ static void *deliverer_main(void *arg)
     int last, rc;
     do {
         deliver_counts counts = {0, 0, 0};
-        deliver_options o = {d->outbox_path, 0, d->guard, d->rates, d->senders, 0};
+        deliver_options o = {d->outbox_path, 0,         d->guard, d->rates,
+                             d->senders,     0,         &d->pending};
         last = wait_for_work(d, &o.now_ms);
         o.finish = last && !__atomic_load_n(&d->no_retry_wait, __ATOMIC_ACQUIRE);
         /* the batch just committed goes into the database file while the
@@ -54,6 +60,7 @@ static void *deliverer_main(void *arg)
          * the write lock */
         store_run(d->store, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, 0);
         rc = deliver_outbox(d->store, &o, &counts);
+        if (!rc && last) rc = deliver_close(d->store, &d->pending);
         pthread_mutex_lock(&d->lock);
         d->counts.delivered += counts.delivered;
         d->counts.stopped += counts.stopped;
@@ -64,30 +71,34 @@ static void *deliverer_main(void *arg)
     return NULL;
 }
 
-deliverer *deliverer_start(const char *db_path, const char *outbox_path,
+deliverer *deliverer_start(store *engine, const char *db_path, const char *outbox_path,
                            const guard_config *guard, deliver_rates *rates,
                            deliver_senders *senders)
 {
     char err[600];
     deliverer *d = calloc(1, sizeof *d);
-    if (!d) return NULL;
+    if (!d || !(d->turns = write_turn_new())) return free(d), NULL;
+    d->engine = engine;
     d->outbox_path = outbox_path;
     d->guard = guard;
     d->rates = rates;
     d->senders = senders;
     if (store_open(db_path, &d->store, err, sizeof err)) {
         log_error("%s", err);
-        return free(d), NULL;
+        return write_turn_free(d->turns), free(d), NULL;
     }
     /* it reads a batch's messages and a few rows per person: a small cache */
     store_run(d->store, "PRAGMA cache_size = -8000", NULL, NULL, 0);
     store_run(d->store, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, 0);
+    store_share_writes(d->store, d->turns, TURN_DELIVERER);
+    store_share_writes(engine, d->turns, TURN_ENGINE);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     if (pthread_create(&d->thread, NULL, deliverer_main, d)) {
         log_error("cannot start the delivery thread");
+        store_share_writes(engine, NULL, TURN_ENGINE);
         store_close(d->store);
-        return free(d), NULL;
+        return write_turn_free(d->turns), free(d), NULL;
     }
     return d;
 }
@@ -121,6 +132,8 @@ int deliverer_finish(deliverer *d, deliver_counts *counts)
     counts->stopped += d->counts.stopped;
     counts->failed += d->counts.failed;
     store_close(d->store);
+    store_share_writes(d->engine, NULL, TURN_ENGINE);
+    write_turn_free(d->turns);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->wake);
     free(d);

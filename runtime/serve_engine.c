@@ -37,7 +37,7 @@ static int start_delivery(serve_state *sv)
 {
     run_state *r = &sv->run;
     r->deliverer =
-        deliverer_start(sv->c->db_path, sv->c->outbox_path, &r->guard, &r->rates,
+        deliverer_start(r->store, sv->c->db_path, sv->c->outbox_path, &r->guard, &r->rates,
                         r->senders);
     return r->deliverer ? 0 : -1;
 }

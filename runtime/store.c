@@ -5,6 +5,7 @@
 #include "log.h"
 #include "store_internal.h"
 #include "store_schema.h"
+#include "write_turn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@ struct store {
     sqlite3_stmt *stmts[STMT_COUNT];
     int in_transaction;
     int broken; /* SQLite rolled a transaction back on its own: stop */
+    write_turn *turns; /* shared with another thread of this process, or NULL */
+    enum write_role role;
+    int holds_turn;
 };
 
 sqlite3 *store_db(store *s)
@@ -189,25 +193,52 @@ int store_run(store *s, const char *sql, const char *a, const char *b, int64_t n
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, "statement");
 }
 
+void store_share_writes(store *s, write_turn *turns, enum write_role role)
+{
+    s->turns = turns;
+    s->role = role;
+}
+
+static void leave_turn(store *s)
+{
+    if (s->holds_turn) write_turn_leave(s->turns);
+    s->holds_turn = 0;
+}
+
 int store_begin(store *s)
 {
+    if (s->turns && !s->holds_turn) write_turn_enter(s->turns, s->role);
+    s->holds_turn = s->turns != NULL;
     int rc = exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE");
     s->in_transaction = rc == 0;
+    if (rc) leave_turn(s);
     return rc;
 }
 
 int store_commit(store *s)
 {
     int rc = exec_cached(s, STMT_COMMIT, "COMMIT");
-    if (rc == 0) s->in_transaction = 0;
+    if (rc == 0) s->in_transaction = 0, leave_turn(s);
     return rc;
 }
 
 int store_rollback(store *s)
 {
     s->in_transaction = 0;
-    if (sqlite3_get_autocommit(s->db)) return 0;
-    return exec_cached(s, STMT_ROLLBACK, "ROLLBACK");
+    int rc = sqlite3_get_autocommit(s->db) ? 0
+                                            : exec_cached(s, STMT_ROLLBACK, "ROLLBACK");
+    leave_turn(s);
+    return rc;
+}
+
+int store_snapshot_begin(store *s)
+{
+    return exec_cached(s, STMT_SNAPSHOT_BEGIN, "BEGIN DEFERRED");
+}
+
+void store_snapshot_end(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) exec_cached(s, STMT_SNAPSHOT_END, "COMMIT");
 }
 
 int64_t store_scalar(store *s, const char *sql)

@@ -4,6 +4,8 @@
  * connection; callers group work into explicit transactions. */
 #ifndef NUDGE_STORE_H
 #define NUDGE_STORE_H
+#include "write_turn.h"
+
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,9 +51,22 @@ int store_open(const char *path, store **out, char *err, size_t err_len);
 void store_close(store *s);
 sqlite3 *store_db(store *s);
 
+/* Transactions: BEGIN IMMEDIATE, COMMIT, ROLLBACK.  On a store that shares
+ * writes (below), store_begin first waits for its turn, and the commit or
+ * rollback ends it. */
 int store_begin(store *s);
 int store_commit(store *s);
 int store_rollback(store *s);
+
+/* A read transaction: the statements until store_snapshot_end see one
+ * snapshot of the database, and writers go on beside it (WAL). */
+int store_snapshot_begin(store *s);
+void store_snapshot_end(store *s);
+
+/* Makes S take turns at the write lock (write_turn.h) as ROLE with the
+ * other connections of this process given the same TURNS (kept, not
+ * owned; NULL stops). */
+void store_share_writes(store *s, write_turn *turns, enum write_role role);
 
 /* The integer of a one-row, one-column query (a count, a max), or -1. */
 int64_t store_scalar(store *s, const char *sql);
@@ -288,6 +303,9 @@ int store_outbox_release(store *s, int64_t now_ms);
 /* Messages waiting to be tried again ("retry") whose retry_at_ms (wall
  * time) has come become "queued": how many, or -1. */
 int store_outbox_release_retries(store *s, int64_t wall_ms);
+/* 1 when a deferred message is due at now_ms or a retry at wall_ms (what
+ * the two releases above would queue), 0 when none, -1 on error. */
+int store_outbox_due(store *s, int64_t now_ms, int64_t wall_ms);
 /* Messages still to deliver (queued, sending, retry, deferred), or -1. */
 int64_t store_outbox_depth(store *s);
 /* The earliest retry_at_ms of the messages waiting to be tried again, 0
@@ -304,7 +322,8 @@ int store_outbox_fetch(store *s, const char *status, int max, outbox_message **o
                        int *count);
 void store_outbox_free(outbox_message *msgs, int count);
 int store_outbox_set_status(store *s, int64_t id, const char *status, int64_t at_ms);
-/* Moves the messages with ids first..last from status `from` to `to`. */
+/* Moves the messages with ids first..last from status `from` to `to`:
+ * how many moved, or -1. */
 int store_outbox_move(store *s, int64_t first, int64_t last, const char *from,
                       const char *to, int64_t at_ms);
 

@@ -65,6 +65,21 @@ int store_outbox_release_retries(store *s, int64_t wall_ms)
     return sqlite3_changes(store_db(s));
 }
 
+int store_outbox_due(store *s, int64_t now_ms, int64_t wall_ms)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, STMT_OUTBOX_DUE,
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'deferred'"
+        " AND not_before_ms <= ?1) OR EXISTS (SELECT 1 FROM outbox"
+        " WHERE status = 'retry' AND retry_at_ms <= ?2)");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, wall_ms);
+    int due = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st); /* an open statement would pin an old snapshot */
+    return due < 0 ? store_fail(s, "outbox due") : due;
+}
+
 int64_t store_outbox_depth(store *s)
 {
     sqlite3_stmt *st = store_stmt(s, STMT_OUTBOX_DEPTH,
@@ -177,7 +192,8 @@ int store_outbox_move(store *s, int64_t first, int64_t last, const char *from,
     sqlite3_bind_int64(st, 3, first);
     sqlite3_bind_int64(st, 4, last);
     sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "outbox status");
+    if (sqlite3_step(st) != SQLITE_DONE) return store_fail(s, "outbox status");
+    return sqlite3_changes(store_db(s));
 }
 
 int64_t store_message_count(store *s, const char *profile_id, const char *channel,
