@@ -98,6 +98,11 @@ static const char *const store_migrations[] = {
     "ALTER TABLE outbox ADD COLUMN response TEXT;"
     /* a recipe version's own templates (journey{ templates = ... }), JSON */
     "ALTER TABLE recipe_versions ADD COLUMN templates TEXT;",
+    /* version 5: the latest consent record answered from the index alone
+     * (status in it), at queue and again at delivery */
+    "CREATE INDEX consent_latest ON consent (profile_id, channel, purpose, at_ms, id,"
+    "  status);"
+    "DROP INDEX consent_by_profile;",
 };
 
 #define STORE_MIGRATION_COUNT (int)(sizeof store_migrations / sizeof store_migrations[0])

@@ -78,6 +78,40 @@ static void test_newer_schema_refused(void)
     unlink(path);
 }
 
+/* A version 4 database (consent_by_profile, no status in the index) with a
+ * consent record moves to version 5 on open and keeps its records. */
+static void test_migration_to_5(void)
+{
+    char path[160];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/v4.db", dir);
+    store *s = open_store(path);
+    store_close(s);
+    int ok = sqlite3_open(path, &db) == SQLITE_OK &&
+             sqlite3_exec(db,
+                          "DROP INDEX consent_latest;"
+                          "CREATE INDEX consent_by_profile ON consent (profile_id,"
+                          " channel, purpose, at_ms, id);"
+                          "INSERT INTO consent (profile_id, channel, purpose, status,"
+                          " at_ms, source) VALUES ('u1', 'email', 'marketing',"
+                          " 'revoked', 5, 'test');"
+                          "PRAGMA user_version = 4",
+                          NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    s = open_store(path);
+    CHECK(ok && s && query_int(s, "PRAGMA user_version") == 5,
+          "schema: a version 4 database moves to 5");
+    CHECK(s && query_int(s, "SELECT count(*) FROM sqlite_master WHERE name ="
+                            " 'consent_latest'") == 1 &&
+              query_int(s, "SELECT count(*) FROM sqlite_master WHERE name ="
+                           " 'consent_by_profile'") == 0,
+          "schema: version 5 answers the latest consent from consent_latest");
+    CHECK(s && query_int(s, "SELECT count(*) FROM consent WHERE status = 'revoked'") == 1,
+          "schema: the consent records stay");
+    store_close(s);
+    unlink(path);
+}
+
 /* ---- meta -------------------------------------------------------------- */
 
 static void test_meta(store *s)
@@ -560,6 +594,7 @@ int main(void)
     }
     test_two_connections();
     test_newer_schema_refused();
+    test_migration_to_5();
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
