@@ -273,13 +273,9 @@ static int deliver_unfinished(store *s, const deliver_options *o, int fd, int is
     if (is_file && store_meta_get(s, OFFSET_KEY, &offset) == 1 && offset < end &&
         ftruncate(fd, (off_t)offset) == 0)
         lseek(fd, (off_t)offset, SEEK_SET);
-    if (!send_batch(o, s, fd, is_file, msgs, count, counts)) {
-        done.first = msgs[0].id, done.last = msgs[count - 1].id;
-        if (store_begin(s) || close_written(s, &done) || store_commit(s))
-            store_rollback(s);
-        else
-            rc = count;
-    }
+    done.first = msgs[0].id, done.last = msgs[count - 1].id;
+    if (!send_batch(o, s, fd, is_file, msgs, count, counts) && !deliver_close(s, &done))
+        rc = count;
     store_outbox_free(msgs, count);
     return rc;
 }
