@@ -15,6 +15,7 @@
 
 #define BLIND_SECRET "blind-index"
 #define UNSUBSCRIBE_SECRET "unsubscribe"
+#define INBOX_SECRET "inbox"
 
 static const char *const default_fields[] = {PRIVACY_DEFAULT_FIELDS};
 
@@ -82,38 +83,51 @@ static int load_blind_key(privacy *p, store *s, const char *key_file, char *err,
     return 0;
 }
 
-/* Makes the unsubscribe key inside BEGIN IMMEDIATE, after reading again,
- * so two processes making it at once end up with the same key. */
-static int create_unsubscribe_key(privacy *p, store *s, unsigned char key[VAULT_KEY_LEN])
+/* Makes the secret NAME inside BEGIN IMMEDIATE, after reading again, so
+ * two processes making it at once end up with the same key. */
+static int create_secret_key(privacy *p, store *s, const char *name,
+                             unsigned char key[VAULT_KEY_LEN])
 {
     unsigned char sealed[VAULT_SEALED_LEN];
     if (store_begin(s)) return -1;
-    int found = store_secret_get(s, UNSUBSCRIBE_SECRET, sealed, sizeof sealed), rc;
+    int found = store_secret_get(s, name, sealed, sizeof sealed), rc;
     if (found == 1) { /* another process made it first */
-        rc = vault_unseal(p->vault, UNSUBSCRIBE_SECRET, sealed, sizeof sealed, key);
+        rc = vault_unseal(p->vault, name, sealed, sizeof sealed, key);
     } else {
         vault_random_key(key);
-        rc = found < 0 || vault_seal(p->vault, UNSUBSCRIBE_SECRET, key, sealed) ||
-             store_secret_put(s, UNSUBSCRIBE_SECRET, sealed, sizeof sealed);
+        rc = found < 0 || vault_seal(p->vault, name, key, sealed) ||
+             store_secret_put(s, name, sealed, sizeof sealed);
     }
     if (rc || store_commit(s)) return store_rollback(s), -1;
     return 0;
 }
 
-int privacy_unsubscribe_key(privacy *p, store *s, unsigned char key[VAULT_KEY_LEN])
+/* The database's random key NAME, sealed in `secrets`, made on first use. */
+static int secret_key(privacy *p, store *s, const char *name,
+                      unsigned char key[VAULT_KEY_LEN])
 {
     unsigned char sealed[VAULT_SEALED_LEN];
-    int found = store_secret_get(s, UNSUBSCRIBE_SECRET, sealed, sizeof sealed);
+    int found = store_secret_get(s, name, sealed, sizeof sealed);
     int rc = -1;
     if (found == 1)
-        rc = vault_unseal(p->vault, UNSUBSCRIBE_SECRET, sealed, sizeof sealed, key);
+        rc = vault_unseal(p->vault, name, sealed, sizeof sealed, key);
     else if (found == 0)
-        rc = create_unsubscribe_key(p, s, key);
+        rc = create_secret_key(p, s, name, key);
     if (rc) {
         sodium_memzero(key, VAULT_KEY_LEN);
-        log_error("cannot %s the unsubscribe key", found ? "open" : "create");
+        log_error("cannot %s the %s key", found ? "open" : "create", name);
     }
     return rc ? -1 : 0;
+}
+
+int privacy_unsubscribe_key(privacy *p, store *s, unsigned char key[VAULT_KEY_LEN])
+{
+    return secret_key(p, s, UNSUBSCRIBE_SECRET, key);
+}
+
+int privacy_inbox_key(privacy *p, store *s, unsigned char key[VAULT_KEY_LEN])
+{
+    return secret_key(p, s, INBOX_SECRET, key);
 }
 
 /* A rotation that died after its commit left the new key in KEY.new:
@@ -319,7 +333,8 @@ int privacy_reseal(privacy *p, store *s, const char *new_key_file, char *err,
     int rc = count < 0 || store_secret_get(s, BLIND_SECRET, sealed, sizeof sealed) != 1 ||
              reseal_one(p->vault, next, BLIND_SECRET, sealed) ||
              store_secret_put(s, BLIND_SECRET, sealed, sizeof sealed) ||
-             reseal_optional(p, s, next, UNSUBSCRIBE_SECRET);
+             reseal_optional(p, s, next, UNSUBSCRIBE_SECRET) ||
+             reseal_optional(p, s, next, INBOX_SECRET);
     if (rc)
         snprintf(err, err_len, "cannot re-seal the keys under %s", new_key_file);
     else

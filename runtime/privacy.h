@@ -88,6 +88,9 @@ int privacy_merge(privacy *p, store *s, const char *from, const char *into);
  * with KEY zeroed. */
 int privacy_unsubscribe_key(privacy *p, store *s, unsigned char key[32]);
 
+/* The key of `nudge serve`'s inbox rows (inbox.h), the same way. */
+int privacy_inbox_key(privacy *p, store *s, unsigned char key[32]);
+
 /* Re-seals every data key and secret under the key in NEW_KEY_FILE.  Runs
  * in the caller's transaction.  0, or -1 with `err`. */
 int privacy_reseal(privacy *p, store *s, const char *new_key_file, char *err,
