@@ -148,7 +148,10 @@ static void close_all(serve_state *sv, char *keys[], int key_count)
     if (sv->reader) store_close(sv->reader);
     pthread_mutex_destroy(&sv->reader_lock);
     store_close(sv->checkpointer);
+    inbox_close(sv->inbox_writer);
+    inbox_close(sv->inbox_reader);
     intake_free(sv->intake);
+    intake_free(sv->jobs);
     for (int i = 0; i < sv->old_config_count; i++)
         config_free(&sv->old_configs[i]);
     for (int i = 0; i < key_count; i++)

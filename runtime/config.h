@@ -6,6 +6,8 @@
 #include "guard.h"
 #include "sandbox.h"
 
+#include <stdint.h>
+
 typedef struct config {
     char *db_path;         /* "nudge.db" */
     char *key_file;        /* NULL: nudge.key beside the database */
@@ -30,6 +32,7 @@ typedef struct config {
     char *server_listen;         /* server.listen: "127.0.0.1:8080" */
     char *server_write_keys_env; /* server.write_keys_env, or NULL: no auth */
     int server_threads;          /* server.threads; 0: the server's default */
+    int64_t server_backlog;      /* server.backlog; 0: SERVE_BACKLOG_MAX */
 } config;
 
 /* Fills `out` with defaults, then with `path` when given (or when

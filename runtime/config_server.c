@@ -1,5 +1,6 @@
 /* The config's `server` table for `nudge serve`: the listen address, the
- * environment variable holding the write keys, the connection limit.
+ * environment variable holding the write keys, the connection limit, the
+ * backlog limit.
  * Unknown keys and wrong types are errors naming the key. */
 #include "config.h"
 
@@ -32,6 +33,9 @@ static int server_value_ok(lua_State *L, const char *key)
     if (!strcmp(key, "threads"))
         return lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
                lua_tointeger(L, -1) <= 4096;
+    if (!strcmp(key, "backlog"))
+        return lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+               lua_tointeger(L, -1) <= 100000000;
     return -1;
 }
 
@@ -50,7 +54,9 @@ static int check_server_keys(lua_State *L, const char *file, char *err, size_t e
         else if (!ok)
             snprintf(err, err_len, "%s: key 'server.%s': wrong type, like %s%s", file,
                      key, SERVER_EXAMPLE,
-                     strcmp(key, "threads") ? "" : " (threads: 1 to 4096)");
+                     !strcmp(key, "threads")   ? " (threads: 1 to 4096)"
+                     : !strcmp(key, "backlog") ? " (backlog: 1 to 100000000 events)"
+                                               : "");
         lua_pop(L, 1);
         if (ok <= 0) return lua_pop(L, 1), -1;
     }
@@ -77,6 +83,9 @@ int config_read_server(lua_State *L, config *c, const char *file, char *err,
     if (listen) free(c->server_listen), c->server_listen = strdup(listen);
     if (keys_env) c->server_write_keys_env = strdup(keys_env);
     if (!lua_isnil(L, -1)) c->server_threads = (int)lua_tointeger(L, -1);
-    lua_pop(L, 4);
+    lua_pop(L, 3);
+    if (lua_getfield(L, -1, "backlog") == LUA_TNUMBER)
+        c->server_backlog = lua_tointeger(L, -1);
+    lua_pop(L, 2); /* backlog, server */
     return 0;
 }

@@ -12,7 +12,7 @@ struct intake {
     pthread_mutex_t lock;
     pthread_cond_t work, finished;
     intake_request *head, *tail;
-    int waiting, closed;
+    int waiting, closed, kicked;
 };
 
 intake *intake_new(void)
@@ -65,17 +65,20 @@ static void deadline_after(int64_t ms, struct timespec *at)
     if (at->tv_nsec >= 1000000000) at->tv_sec++, at->tv_nsec -= 1000000000;
 }
 
-intake_request *intake_take(intake *q, int64_t timeout_ms, int max_events)
+intake_request *intake_take(intake *q, int64_t timeout_ms, int max_events,
+                            int64_t ready)
 {
     struct timespec at;
     deadline_after(timeout_ms > 0 ? timeout_ms : 0, &at);
     pthread_mutex_lock(&q->lock);
-    while (!q->head && pthread_cond_timedwait(&q->work, &q->lock, &at) != ETIMEDOUT)
+    while (!q->head && !q->kicked &&
+           pthread_cond_timedwait(&q->work, &q->lock, &at) != ETIMEDOUT)
         ;
+    q->kicked = 0;
     intake_request *list = q->head, *last = NULL;
     int events = 0;
-    for (intake_request *r = q->head; r && (!last || events + r->count <= max_events);
-         r = r->next)
+    for (intake_request *r = q->head;
+         r && r->after <= ready && (!last || events + r->count <= max_events); r = r->next)
         last = r, events += r->count, q->waiting--;
     if (last) {
         q->head = last->next;
@@ -94,6 +97,14 @@ void intake_finish(intake *q, intake_request *list, int rc)
         r->rc = rc, r->done = 1;
     }
     pthread_cond_broadcast(&q->finished);
+    pthread_mutex_unlock(&q->lock);
+}
+
+void intake_kick(intake *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->kicked = 1;
+    pthread_cond_signal(&q->work);
     pthread_mutex_unlock(&q->lock);
 }
 

@@ -1,7 +1,8 @@
-/* Group commit for `nudge serve`: request threads hand their events (or a
- * small job, such as a consent statement) to the engine thread and wait;
- * the engine thread takes everything that waits, runs it in one SQLite
- * transaction, and wakes them all with the outcome.  Plain C, pthreads. */
+/* Group commit for `nudge serve`: request threads hand their events to the
+ * inbox writer (or a small job, such as a consent statement, to the engine
+ * thread) and wait; that thread takes everything that waits, writes it in
+ * one SQLite transaction, and wakes them all with the outcome.  Plain C,
+ * pthreads. */
 #ifndef NUDGE_INTAKE_H
 #define NUDGE_INTAKE_H
 #include "ingest.h"
@@ -16,6 +17,7 @@ typedef struct intake_request {
     /* or, instead of events, a job run in the transaction: 0, or -1 */
     int (*job)(void *ctx, store *s);
     void *job_ctx;
+    int64_t after; /* a job runs once the inbox has run up to this row */
     int done, rc;
     struct intake_request *next;
 } intake_request;
@@ -29,10 +31,15 @@ void intake_free(intake *q);
  * could not (-1).  After intake_close, fails at once. */
 int intake_submit(intake *q, intake_request *r);
 
-/* The engine thread: waits up to TIMEOUT_MS for requests, then takes
- * those waiting (whole requests, at least one, until MAX_EVENTS events).
- * Returns the list (NULL: none), oldest first. */
-intake_request *intake_take(intake *q, int64_t timeout_ms, int max_events);
+/* The taking thread: waits up to TIMEOUT_MS for requests (or a kick),
+ * then takes those waiting whose `after` is at most READY (whole requests
+ * from the oldest, at least one, until MAX_EVENTS events).  Returns the
+ * list (NULL: none), oldest first. */
+intake_request *intake_take(intake *q, int64_t timeout_ms, int max_events,
+                            int64_t ready);
+
+/* Ends the taking thread's current wait (other work came). */
+void intake_kick(intake *q);
 
 /* Wakes the submitters of LIST with RC. */
 void intake_finish(intake *q, intake_request *list, int rc);

@@ -1,34 +1,42 @@
-/* `nudge serve`'s engine thread: it takes every request waiting in the
- * intake, runs their events (and jobs) with the due timers in one
- * transaction, commits, wakes the requests, and kicks the delivery
+/* `nudge serve`'s engine thread: it reads the inbox's rows that have not
+ * run (serve_inbox.c writes them), runs their events, the due timers and
+ * the jobs waiting (consent statements) in one transaction that also moves
+ * meta `inbox_done`, commits, wakes the jobs, and kicks the delivery
  * thread; between batches it fires timers on time and reloads on SIGHUP.
  * A store error stops the service: the requests in hand get a 503, and a
- * restart picks up from the last commit. */
+ * restart picks up from the last commit (the rows after it run again). */
 #include "serve.h"
 
 #include "audience.h"
 #include "log.h"
 #include "timeutil.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
-/* One group commit: the due timers, then each request in order. */
-static int run_batch(serve_state *sv, intake_request *list)
+/* One transaction: the due timers, the inbox rows read, then the jobs. */
+static int run_batch(serve_state *sv, const inbox_batch *in, intake_request *jobs)
 {
     run_state *r = &sv->run;
-    long events = 0, duplicates = r->stats.events_duplicate;
+    long duplicates = r->stats.events_duplicate;
     int rc = store_begin(r->store);
     if (!rc) rc = engine_advance(r->engine, time_wall_ms());
-    for (intake_request *q = list; q && !rc; q = q->next) {
-        if (q->job) rc = q->job(q->job_ctx, r->store);
-        for (int i = 0; i < q->count && !rc; i++, events++)
-            rc = engine_event(r->engine, &q->events[i]);
-    }
+    for (int i = 0; i < in->count && !rc; i++)
+        rc = engine_event(r->engine, &in->events[i]);
+    if (!rc && in->row_count) rc = store_meta_set(r->store, "inbox_done", in->last_id);
+    for (intake_request *q = jobs; q && !rc; q = q->next)
+        rc = q->job(q->job_ctx, r->store);
     if (!rc) rc = engine_checkpoint(r->engine);
     if (!rc) rc = store_commit(r->store);
     if (rc) return store_rollback(r->store), -1;
-    r->stats.events_accepted += events - (r->stats.events_duplicate - duplicates);
+    r->stats.events_accepted += in->count - (r->stats.events_duplicate - duplicates);
+    if (in->row_count) {
+        __atomic_store_n(&sv->inbox_done, in->last_id, __ATOMIC_RELEASE);
+        __atomic_sub_fetch(&sv->backlog, in->count, __ATOMIC_ACQ_REL);
+    }
     return 0;
 }
 
@@ -113,10 +121,34 @@ static void reload(serve_state *sv)
         log_error("reload: the recipes could not all be made live");
 }
 
+/* One turn: the next inbox rows, the jobs they let run (or, with no
+ * rows, a wait for work up to a tick), the batch.  1 when there was
+ * nothing to do and the service stops, 0 to go on, -1 on a store error. */
+static int engine_turn(serve_state *sv, int slicing, int *had_events)
+{
+    inbox_batch in;
+    int64_t done = __atomic_load_n(&sv->inbox_done, __ATOMIC_ACQUIRE);
+    int got = inbox_read(sv->inbox_reader, done, SERVE_BATCH_EVENTS, &in);
+    if (got < 0) return -1;
+    int64_t upto = got ? in.last_id : done;
+    intake_request *jobs =
+        intake_take(sv->jobs, got || slicing ? 0 : SERVE_TICK_MS, SERVE_BATCH_EVENTS, upto);
+    if (!got && !jobs && __atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE)) return 1;
+    int rc = run_batch(sv, &in, jobs);
+    intake_finish(sv->jobs, jobs, rc);
+    *had_events = got || jobs;
+    inbox_batch_free(&in);
+    return rc;
+}
+
 static void *engine_main(void *arg)
 {
     serve_state *sv = arg;
     int64_t last_kick = 0;
+    /* answers first: the inbox writer and the request threads go before
+     * this thread when both want a core; it still has every idle one */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), SERVE_ENGINE_NICE))
+        log_warn("serve: cannot lower the engine thread's priority: %m");
     /* audience triggers: one slice of a due pass per loop, between batches */
     audience *audiences =
         audience_new(sv->run.store, sv->host, sv->run.engine, sv->run.privacy);
@@ -125,11 +157,8 @@ static void *engine_main(void *arg)
     for (;;) {
         if (__atomic_exchange_n(&sv->reload, 0, __ATOMIC_ACQ_REL)) reload(sv);
         if (__atomic_load_n(&sv->failed, __ATOMIC_ACQUIRE)) break;
-        intake_request *list =
-            intake_take(sv->intake, slicing ? 0 : SERVE_TICK_MS, SERVE_BATCH_EVENTS);
-        if (!list && __atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE)) break;
-        int rc = run_batch(sv, list);
-        intake_finish(sv->intake, list, rc);
+        int had_events = 0, rc = engine_turn(sv, slicing, &had_events);
+        if (rc == 1) break;
         if (!rc && audiences)
             rc = (slicing = audience_slice(audiences, time_wall_ms())) < 0;
         if (rc) {
@@ -138,7 +167,7 @@ static void *engine_main(void *arg)
             break;
         }
         int64_t now = time_wall_ms();
-        if ((list || now - last_kick >= 1000) && sv->run.deliverer) {
+        if ((had_events || now - last_kick >= 1000) && sv->run.deliverer) {
             deliverer_kick(sv->run.deliverer, now);
             last_kick = now;
         }
@@ -150,7 +179,8 @@ static void *engine_main(void *arg)
 
 int serve_engine_start(serve_state *sv)
 {
-    if (!(sv->intake = intake_new()) || start_delivery(sv)) return -1;
+    if (!(sv->jobs = intake_new()) || serve_inbox_start(sv) || start_delivery(sv))
+        return -1;
     __atomic_store_n(&sv->healthy, 1, __ATOMIC_RELEASE);
     if (pthread_create(&sv->engine_thread, NULL, engine_main, sv)) {
         log_error("cannot start the engine thread");
@@ -160,18 +190,21 @@ int serve_engine_start(serve_state *sv)
     return 0;
 }
 
+/* The writer first (every acknowledged event is in the inbox), then the
+ * engine thread once the inbox has run, then delivery. */
 int serve_engine_stop(serve_state *sv)
 {
-    if (!sv->intake) return -1;
-    intake_close(sv->intake);
+    if (!sv->jobs) return -1;
+    serve_inbox_stop(sv);
+    intake_close(sv->jobs);
     __atomic_store_n(&sv->stop, 1, __ATOMIC_RELEASE);
     if (sv->engine_started) pthread_join(sv->engine_thread, NULL);
     sv->engine_started = 0;
-    /* requests that came after the last batch (none once the server has
+    /* jobs that came after the last batch (none once the server has
      * stopped) are refused */
     intake_request *late;
-    while ((late = intake_take(sv->intake, 0, SERVE_BATCH_EVENTS)))
-        intake_finish(sv->intake, late, -1);
+    while ((late = intake_take(sv->jobs, 0, SERVE_BATCH_EVENTS, INT64_MAX)))
+        intake_finish(sv->jobs, late, -1);
     stop_delivery(sv, 0);
     return __atomic_load_n(&sv->failed, __ATOMIC_ACQUIRE) ? -1 : 0;
 }

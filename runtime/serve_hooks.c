@@ -1,7 +1,7 @@
 /* The server's hooks for `nudge serve`, run on the request threads: events
- * and consent statements go through the intake to the engine thread (one
- * writer, group commit); reads (metrics, is this person known) use the
- * reader connection under its lock. */
+ * go through the intake to the inbox writer, consent statements to the
+ * engine thread (each one writer, group commit); reads (metrics, is this
+ * person known) use the reader connection under its lock. */
 #include "serve.h"
 
 #include "consent.h"
@@ -36,8 +36,11 @@ static int record_consent(void *ctx, store *s)
 
 static int run_consent_job(serve_state *sv, consent_job *j)
 {
-    intake_request r = {.job = record_consent, .job_ctx = j};
-    return intake_submit(sv->intake, &r) ? -1 : 0;
+    /* after the events acknowledged so far, which may not have run yet */
+    intake_request r = {.job = record_consent,
+                        .job_ctx = j,
+                        .after = __atomic_load_n(&sv->inbox_committed, __ATOMIC_ACQUIRE)};
+    return intake_submit(sv->jobs, &r) ? -1 : 0;
 }
 
 /* The profile ID names now: itself, or the one a linked anonymous id
@@ -131,6 +134,8 @@ static void metrics(void *ctx, text_buf *b)
                 earliest > 0 && earliest < now ? (double)(now - earliest) / 1000 : 0.0);
     text_printf(b, "# TYPE nudge_intake_waiting gauge\nnudge_intake_waiting %d\n",
                 intake_waiting(sv->intake));
+    text_printf(b, "# TYPE nudge_inbox_backlog gauge\nnudge_inbox_backlog %lld\n",
+                (long long)__atomic_load_n(&sv->backlog, __ATOMIC_ACQUIRE));
 }
 
 static int healthy(void *ctx)

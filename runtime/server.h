@@ -37,8 +37,8 @@ typedef struct server_hooks {
     void *ctx;
     /* The accepted events of one request (COUNT of them, each flattened by
      * ingest_flatten, PII masked in raw): blocks until they are committed.
-     * 0, or -1 when they could not be (the server answers 503, and the
-     * client retries). */
+     * 0, 1 when the service is too far behind to take them, or -1 when
+     * they could not be committed (both a 503: the client retries). */
     int (*submit)(void *ctx, nudge_event *events, int count);
     /* Applies a consent statement: 0, 1 when the profile is unknown (404),
      * 2 when a field is wrong (400: channel or purpose), -1 on failure

@@ -182,7 +182,8 @@ static enum MHD_Result submit(request *r, intake *in)
     intake_free(in);
     if (rc != 0)
         return server_reply_json(r, MHD_HTTP_SERVICE_UNAVAILABLE, retry_after,
-                                 "the events could not be committed; retry");
+                                 rc > 0 ? "the service is behind; retry"
+                                        : "the events could not be committed; retry");
     __atomic_add_fetch(&s->events_accepted, count, __ATOMIC_RELAXED);
     return server_reply_json(r, MHD_HTTP_OK, NULL, NULL);
 }

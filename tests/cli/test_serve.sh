@@ -120,8 +120,25 @@ status_body() {
     else not_ok "$4" "status $code (want $2), body: $(head -c 300 "$W/$1.body")"; fi
 }
 
-# events_with ID: how many rows of the events table have messageId ID.
-events_with() { sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id = '$1'"; }
+# settle: waits (10 s at most) until every acknowledged event has run: a
+# 200 means the events are in the inbox, and the engine thread runs them
+# just after.
+settle() {
+    _s_n=0
+    while [ $_s_n -lt 100 ]; do
+        curl -s -m 2 "$SRV/metrics" 2>/dev/null | grep -q '^nudge_inbox_backlog 0$' && return 0
+        sleep 0.1
+        _s_n=$((_s_n + 1))
+    done
+    return 1
+}
+
+# events_with ID: how many rows of the events table have messageId ID, once
+# what was acknowledged has run.
+events_with() {
+    [ -z "$SRV_PID" ] || ! _sink_alive "$SRV_PID" || settle
+    sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id = '$1'"
+}
 
 # hook_count [MATCH]: webhook requests the sink got whose body has MATCH.
 hook_count() {
@@ -151,7 +168,7 @@ if setup api && start_serve api "$RECIPES/serve_hook.lua" "$RECIPES/serve_timer.
     # -- the six event endpoints and batch: 200 {"success":true}, committed
     post track /v1/track "$(track u-api "Api Event" api-track)"
     status_body track 200 '"success":true' "track: 200 {\"success\":true}"
-    equals "track: committed when the 200 comes" "$(events_with api-track)" 1
+    equals "track: in the events table once it has run" "$(events_with api-track)" 1
     post identify /v1/identify '{"userId":"u-api","messageId":"api-identify","traits":{"email":"api.person@example.test","plan":"pro"}}'
     status_body identify 200 '"success":true' "identify: 200"
     post page /v1/page '{"userId":"u-api","messageId":"api-page","name":"Home","properties":{"path":"/"}}'
@@ -164,6 +181,10 @@ if setup api && start_serve api "$RECIPES/serve_hook.lua" "$RECIPES/serve_timer.
     status_body alias 200 '"success":true' "alias: 200"
     post batch /v1/batch "{\"batch\":[$(track u-api "Api Event" api-b1),{\"type\":\"identify\",\"userId\":\"u-b\",\"messageId\":\"api-b2\",\"traits\":{\"plan\":\"free\"}},{\"type\":\"page\",\"userId\":\"u-b\",\"messageId\":\"api-b3\",\"name\":\"Docs\"}]}"
     status_body batch 200 '"success":true' "batch: 200"
+    if strings "$DB.inbox" "$DB.inbox-wal" 2>/dev/null | grep -q "api.person@example.test"; then
+        not_ok "identify: the inbox holds the address sealed" "found in clear in $DB.inbox"
+    else ok "identify: the inbox holds the address sealed"; fi
+    settle
     equals "every endpoint's event is stored with the path's type" \
         "$(sqlite3 "$DB" "SELECT group_concat(message_id || '=' || type, ' ') FROM (SELECT * FROM events WHERE message_id LIKE 'api-%' ORDER BY message_id)")" \
         "api-alias=alias api-b1=track api-b2=identify api-b3=page api-group=group api-identify=identify api-page=page api-screen=screen api-track=track"
@@ -200,6 +221,7 @@ if setup api && start_serve api "$RECIPES/serve_hook.lua" "$RECIPES/serve_timer.
     equals "401: a wrong write key" "$code" 401
     http wrongbatch -u nope: -H 'Content-Type: application/json' --data-binary "{\"batch\":[$(track u-api "Api Event" api-wrongbatch)]}" "$SRV/v1/batch"
     equals "401: a wrong write key on batch" "$code" 401
+    settle
     equals "401: nothing stored" \
         "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id IN ('api-nokey', 'api-wrongkey', 'api-wrongbatch')")" 0
     http keypass -u wk_test:anything -H 'Content-Type: application/json' --data-binary "$(track u-api "Api Event" api-keypass)" "$SRV/v1/track"
@@ -224,6 +246,7 @@ if setup api && start_serve api "$RECIPES/serve_hook.lua" "$RECIPES/serve_timer.
     equals "413: a batch element over 32 KB" "$code/$(events_with api-bigel-1)" "413/0"
     post huge /v1/batch "@$W/huge.json"
     equals "413: a request over 500 KB ($(wc -c <"$W/huge.json") bytes)" "$code" 413
+    settle
     equals "413: nothing stored" \
         "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id = 'api-big' OR message_id LIKE 'api-huge-%'")" 0
     {   printf '{"batch":['
@@ -236,6 +259,7 @@ if setup api && start_serve api "$RECIPES/serve_hook.lua" "$RECIPES/serve_timer.
         printf ']}'
     } >"$W/fat.json"
     post fat /v1/batch "@$W/fat.json"
+    settle
     equals "batch: 15 events of 30 KB (450 KB) are fine" "$code/$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'api-fat-%'")" "200/15"
 
     # -- 404, 405
@@ -270,6 +294,7 @@ if setup api && start_serve api "$RECIPES/serve_hook.lua" "$RECIPES/serve_timer.
 
     # -- one-click unsubscribe
     post unsub_person /v1/identify '{"userId":"u-unsub","messageId":"api-unsub-identify","traits":{"email":"unsub.person@example.test"}}'
+    settle
     run_nudge mk --config "$W/nudge.conf.lua" --db "$DB" unsubscribe --make u-unsub email
     token=$(cat "$W/mk.out")
     equals "unsubscribe: a token made while the server runs" "$rc" 0
@@ -586,7 +611,72 @@ EOF
     fi
 fi
 
-# ==== 5. --log-format json ==================================================
+# ==== 5. the inbox: acknowledged before they run, run after a kill -9 =====
+# slow_batch FILE FIRST N: a batch of N "Slow Event"s, messageIds slow-FIRST...
+slow_batch() {
+    {   printf '{"batch":['
+        _sb_i=$2
+        while [ $_sb_i -lt $(($2 + $3)) ]; do
+            [ $_sb_i -gt $2 ] && printf ','
+            track "u-slow-$_sb_i" "Slow Event" "slow-$_sb_i"
+            _sb_i=$((_sb_i + 1))
+        done
+        printf ']}'
+    } >"$1"
+}
+# backlog: the metric nudge_inbox_backlog now.
+backlog() { curl -s -m 2 "$SRV/metrics" | awk '$1 == "nudge_inbox_backlog" { print $2 }'; }
+if setup inbox && start_serve inbox1 "$RECIPES/serve_slow.lua"; then
+    slow_batch "$W/slow1.json" 0 100
+    t0=$(now_ms)
+    post slow1 /v1/batch "@$W/slow1.json"
+    took=$(($(now_ms) - t0))
+    waiting=$(backlog)
+    equals "inbox: 100 slow events are acknowledged" "$code" 200
+    check "inbox: the 200 does not wait for them to run ($took ms, $waiting waiting)" \
+        test "${waiting:-0}" -gt 0
+    kill -9 "$SRV_PID"
+    wait "$SRV_PID" 2>/dev/null
+    ran=$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'slow-%'")
+    check "inbox: the kill came before they had all run ($ran of 100)" test "$ran" -lt 100
+    check "inbox: the file is beside the database" test -s "$DB.inbox"
+    if start_serve inbox2 "$RECIPES/serve_slow.lua"; then
+        contains "inbox: the restart says what waits" "$W/inbox2.err" "acknowledged events wait"
+        wait_count 100 60 sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'slow-%'"
+        stop_serve TERM 60
+        equals "inbox: the restart exits 0" "$serve_rc" 0
+        equals "inbox: every acknowledged event ran after the restart, once" \
+            "$(sqlite3 "$DB" "SELECT count(*) || '/' || count(DISTINCT message_id) FROM events WHERE message_id LIKE 'slow-%'")" \
+            "100/100"
+        equals "inbox: one journey each" \
+            "$(sqlite3 "$DB" "SELECT count(*) FROM instances WHERE journey = 'serve_slow'")" 100
+        equals "inbox: the rows that ran are deleted" \
+            "$(sqlite3 "$DB.inbox" "SELECT count(*) FROM inbox WHERE id <= (SELECT value FROM meta WHERE key = 'inbox_done')" 2>/dev/null || echo 0)" 0
+    fi
+    # server.backlog: past it, a 503 the client retries
+    sed 's/write_keys_env = "NUDGE_WRITE_KEYS"/&, backlog = 150/' "$W/nudge.conf.lua" >"$W/small.conf.lua"
+    rm -f "$W/port"
+    "$NUDGE" --config "$W/small.conf.lua" --db "$DB" --outbox "$W/outbox.ndjson" serve \
+        "$RECIPES/serve_slow.lua" --listen 127.0.0.1:0 --port-file "$W/port" </dev/null \
+        >"$W/inbox3.out" 2>"$W/inbox3.err" &
+    SRV_PID=$!
+    CHILDREN="$CHILDREN $SRV_PID"
+    if wait_serve "$W/port" "$SRV_PID"; then
+        slow_batch "$W/slow2.json" 100 100
+        slow_batch "$W/slow3.json" 200 100
+        post slow2 /v1/batch "@$W/slow2.json"
+        c2=$code
+        post slow3 /v1/batch "@$W/slow3.json"
+        equals "backlog: past server.backlog the next batch is refused" "$c2/$code" "200/503"
+        contains "backlog: it says why" "$W/slow3.body" "behind"
+        check "backlog: with Retry-After" grep -qi '^retry-after: 1' "$W/slow3.hdr"
+        stop_serve TERM 60
+        equals "backlog: what was acknowledged ran, the refused did not" \
+            "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'slow-%'")" 200
+    else not_ok "backlog: the server starts" "$(tail -n 5 "$W/inbox3.err")"; fi
+fi
+
+# ==== 6. --log-format json ==================================================
 if setup json && start_serve json --log-format json "$RECIPES/serve_hook.lua"; then
     post j1 /v1/track "$(track u-json "Serve Ping" json-1)"
     post j2 /v1/track '{"userId":'
