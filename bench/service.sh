@@ -5,10 +5,17 @@
 # of bench/run.sh, the file channel, write-key auth, consent opt_out) and
 # loads it with wrk over keep-alive: bench/wrk_batch.lua POSTs /v1/batch
 # bodies of 100 new Segment events (views, checkouts, orders, identifies
-# and sign-ups of 5,000 users), -t2 -c32 -d10s.  events/s = 100 x the
-# requests answered 200 per second; p50 and p99 are wrk's.  After each run
-# the service is stopped with SIGTERM (it must exit 0) and the events table
-# must hold every acknowledged event.  3 runs, the medians.
+# and sign-ups of 5,000 users), -t2 -c32 -d10s, each connection pausing
+# 100 ms after each answer (BENCH_PAUSE_MS; 0 for a closed loop at
+# saturation, whose latency is only queueing).  events/s = 100 x the
+# requests answered 200 per second; p50 and p99 are wrk's (the pause not
+# counted).  A 200 means the events are in the inbox; after each run the
+# service is stopped with SIGTERM (it must exit 0 once the inbox has run)
+# and the events table must hold every acknowledged event.  "run" is the
+# events stored over the time from the load's start to the service's exit:
+# the rate at which the journeys kept up.  3 runs, the medians.
+# WRK_CONNECTIONS, BENCH_BATCH, BENCH_PAUSE_MS and BENCH_BACKLOG (the
+# config's server.backlog) change the load.
 #
 # Trigger-to-send: bench/latency.py posts 500 single "Latency Probe"
 # events, one every 10 ms, each carrying its send time;
@@ -26,6 +33,7 @@ BATCH=${BENCH_BATCH:-100}
 USERS=5000
 WRK_THREADS=2
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
+PAUSE_MS=${BENCH_PAUSE_MS:-100}
 WRK_DURATION=10s
 PROBES=500
 PROBE_INTERVAL_MS=10
@@ -84,7 +92,7 @@ write_config() {
 -- Written by bench/service.sh.
 return {
   consent_default = "opt_out",
-  server = { write_keys_env = "NUDGE_WRITE_KEYS" },
+  server = { write_keys_env = "NUDGE_WRITE_KEYS"${BENCH_BACKLOG:+, backlog = $BENCH_BACKLOG} },
   channels = { ${2:-} },
 }
 EOF
@@ -132,13 +140,16 @@ ingest_once() {
     write_config "$dir"
     # shellcheck disable=SC2086  # RECIPES is a list of paths without spaces
     start_serve "$dir" $RECIPES
+    t0=$(date +%s%N)
     if ! wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION --latency \
         -s bench/wrk_batch.lua "http://127.0.0.1:$SERVE_PORT" -- \
-        "$NUDGE_WRITE_KEYS" $USERS $BATCH >"$dir/wrk.log" 2>&1; then
+        "$NUDGE_WRITE_KEYS" $USERS $BATCH $PAUSE_MS >"$dir/wrk.log" 2>&1; then
         cat "$dir/wrk.log" >&2
         die "wrk failed (log: $dir/wrk.log)"
     fi
+    t1=$(date +%s%N)
     stop_serve || die "nudge serve exited with status $? on SIGTERM (log: $dir/serve.log)"
+    t2=$(date +%s%N) # SIGTERM returns once the inbox has run
     line=$(grep '^wrk_batch:' "$dir/wrk.log") || die "wrk printed no counts (log: $dir/wrk.log)"
     ok=$(field ok "$line")
     other=$(field other "$line")
@@ -158,13 +169,16 @@ ingest_once() {
     if [ "$stored" -gt $((sent * BATCH)) ] || [ $((stored % BATCH)) != 0 ]; then
         die "run $1: the events table holds $stored events; $sent batches of $BATCH were sent"
     fi
-    echo "$line $stored" | awk -v run="$1" -v batch=$BATCH -v results="$SWORK/results.txt" '{
+    echo "$line $stored" | awk -v run="$1" -v batch=$BATCH -v results="$SWORK/results.txt" \
+        -v load_s="$(((t1 - t0) / 1000000))" -v all_s="$(((t2 - t0) / 1000000))" '{
         for (i = 1; i < NF; i++) v[$i] = $(i + 1)
         secs = v["duration_us"] / 1e6
         rate = v["ok"] * batch / secs
-        printf "%d %.2f %.2f\n", rate, v["p50_us"] / 1000, v["p99_us"] / 1000 >> results
+        run_rate = $NF / (all_s / 1000)
+        printf "%d %.2f %.2f %d\n", rate, v["p50_us"] / 1000, v["p99_us"] / 1000, run_rate >> results
         printf "bench: serve run %d: %d events/s (%d requests/s answered 200), p50 %.1f ms, p99 %.1f ms; ", run, rate, v["ok"] / secs, v["p50_us"] / 1000, v["p99_us"] / 1000
-        printf "%d socket errors; %d events stored = %d acknowledged + %d of the %d requests unanswered at the stop\n", v["errors"], $NF, v["ok"] * batch, ($NF - v["ok"] * batch) / batch, v["sent"] - v["ok"]
+        printf "%d socket errors; %d events stored = %d acknowledged + %d of the %d requests unanswered at the stop; ", v["errors"], $NF, v["ok"] * batch, ($NF - v["ok"] * batch) / batch, v["sent"] - v["ok"]
+        printf "all run %.1f s after the load (%.1f s) began: %d events run/s\n", all_s / 1000, load_s / 1000, run_rate
     }'
     [ "$errors" = 0 ] || echo "bench: serve run $1: wrk counted $errors socket errors (log: $dir/wrk.log)"
 }
@@ -214,10 +228,10 @@ awk 'function sort(a, k,    i, j, t) {
             for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
     }
     function median(a, k) { return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
-    { k++; rate[k] = $1; p50[k] = $2; p99[k] = $3 }
+    { k++; rate[k] = $1; p50[k] = $2; p99[k] = $3; ran[k] = $4 }
     END {
-        sort(rate, k); sort(p50, k); sort(p99, k)
-        printf "bench: nudge serve ingest: median %d events/s over %d runs (p50 %.1f ms, p99 %.1f ms)\n", median(rate, k), k, median(p50, k), median(p99, k)
+        sort(rate, k); sort(p50, k); sort(p99, k); sort(ran, k)
+        printf "bench: nudge serve ingest: median %d events/s over %d runs (p50 %.1f ms, p99 %.1f ms); run: median %d events/s\n", median(rate, k), k, median(p50, k), median(p99, k), median(ran, k)
         printf "bench: events/s min %d max %d; p99 min %.1f ms max %.1f ms\n", rate[1], rate[k], p99[1], p99[k]
     }' "$SWORK/results.txt"
 

@@ -4,7 +4,11 @@
 -- checkouts, orders, identifies and a few sign-ups of USERS people, with
 -- HTTP Basic auth (the write key as the user name).
 --
---   wrk -t2 -c32 -d10s --latency -s bench/wrk_batch.lua http://HOST:PORT -- KEY [USERS] [BATCH]
+--   wrk -t2 -c32 -d10s --latency -s bench/wrk_batch.lua http://HOST:PORT -- KEY [USERS] [BATCH] [PAUSE_MS]
+--
+-- PAUSE_MS (default 0): each connection waits that long after an answer
+-- before its next request, so the offered load is about
+-- connections x BATCH / (PAUSE_MS + latency) events per second.
 --
 -- done() prints one line for the bench to read:
 --   wrk_batch: ok N other N sent N duration_us N p50_us N p99_us N errors N statuses S
@@ -60,6 +64,7 @@ function init(args)
   local key = args[1] or error("wrk_batch.lua: pass the write key after --")
   users = tonumber(args[2] or "5000")
   batch = tonumber(args[3] or "100")
+  pause_ms = tonumber(args[4] or "0")
   sent, ok, other, statuses = 0, 0, 0, {}
   math.randomseed(20261102 + tid)
   wrk.method = "POST"
@@ -108,6 +113,10 @@ function request()
     events[i] = event(string.format("wrk-%d-%d-%d", tid, sent, i), math.random(0, users - 1), now)
   end
   return wrk.format(nil, nil, nil, '{"batch":[' .. table.concat(events, ",") .. "]}")
+end
+
+function delay()
+  return pause_ms
 end
 
 function response(status, headers, body)
