@@ -387,6 +387,39 @@ static void test_matches_glibc(void)
     CHECK(bad == 0 && checked > 20000, "cached days read as glibc does, 3 years, 7 zones");
 }
 
+/* ---- the day cache holds a run's days ------------------------------------- */
+
+/* The bench's eight zones over the 45 days from 2026-11-02 (no change in any
+ * of them), taken in turn.  Once looked up, every day is answered again from
+ * the cache: no lookup sets TZ (a miss would), and the offsets are the same. */
+static void test_cache_holds_run(void)
+{
+    static const char *const zones[] = {"America/Chicago", "America/Denver",
+                                        "America/Los_Angeles", NY, "Asia/Tokyo",
+                                        "Australia/Sydney", BERLIN, "Europe/London"};
+    enum { ZONES = sizeof zones / sizeof zones[0], DAYS = 45 };
+    int offsets[ZONES][DAYS], same = 1;
+    tz_local l;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) setenv("TZ", "UTC", 1);
+        for (int day = 0; day < DAYS; day++)
+            for (int z = 0; z < ZONES; z++) {
+                int64_t at = S(1793577600) + (day * 24 + 12) * HOUR_MS;
+                if (tz_to_local(zones[z], at, &l))
+                    same = 0;
+                else if (pass == 0)
+                    offsets[z][day] = l.utc_offset;
+                else
+                    same &= offsets[z][day] == l.utc_offset;
+            }
+    }
+    const char *now = getenv("TZ");
+    CHECK(same && now && strcmp(now, "UTC") == 0,
+          "day cache: 8 zones × 45 days, all answered again without a zone file");
+    unsetenv("TZ");
+    tzset();
+}
+
 /* ---- right whatever the process TZ says ----------------------------------- */
 
 static void test_process_tz_kept(void)
@@ -474,6 +507,7 @@ int main(void)
     test_bad_zone_errors();
     test_parse_hhmm();
     test_matches_glibc();
+    test_cache_holds_run();
     test_process_tz_kept();
     test_threads();
     UNIT_DONE();
