@@ -6,6 +6,7 @@
 #include "audience.h"
 #include "l_modules.h"
 #include "deliver.h"
+#include "inbox.h"
 #include "log.h"
 #include "textfile.h"
 #include "timeutil.h"
@@ -230,6 +231,21 @@ int run_open(run_state *r, cli *c, host **h)
     return EXIT_OK;
 }
 
+/* Events a killed `nudge serve` acknowledged run when the service starts
+ * again, not here (docs/service.md): say so rather than seem to lose them. */
+static void warn_inbox_waiting(run_state *r)
+{
+    char path[4200];
+    int64_t done = 0;
+    snprintf(path, sizeof path, "%s.inbox", r->c->db_path);
+    if (store_meta_get(r->store, "inbox_done", &done) < 0) return;
+    int64_t waiting = inbox_waiting(path, done);
+    if (waiting > 0)
+        log_warn("%s: %lld events nudge serve acknowledged have not run; the next "
+                 "`nudge serve` on this database runs them first",
+                 path, (long long)waiting);
+}
+
 void run_close(run_state *r, host *h)
 {
     engine_free(r->engine);
@@ -296,6 +312,7 @@ int cli_run(cli *c, engine_stats *stats)
     if (rc == EXIT_OK && !(a = audience_new(r.store, h, r.engine, r.privacy)))
         rc = EXIT_FAILURE_RUNTIME;
     if (rc == EXIT_OK) {
+        warn_inbox_waiting(&r);
         if (!c->arg_count && !c->cfg.recipe_dir_count)
             log_warn("no recipes named: events are stored, no journey starts");
         rc = run_events(&r, a) ? EXIT_FAILURE_RUNTIME : EXIT_OK;
@@ -328,6 +345,7 @@ int cmd_tick(cli *c)
     if (rc == EXIT_OK && !(a = audience_new(r.store, h, r.engine, r.privacy)))
         rc = EXIT_FAILURE_RUNTIME;
     if (rc == EXIT_OK) {
+        warn_inbox_waiting(&r);
         rc = store_begin(r.store) || engine_advance(r.engine, now) ||
              run_audiences(&r, a, now, 0) || commit_batch(&r, 0);
         store_rollback(r.store);

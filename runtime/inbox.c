@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INBOX_SCHEMA_VERSION 1
 #define BUSY_TIMEOUT_MS 10000
@@ -116,6 +117,23 @@ int64_t inbox_events_after(inbox *b, int64_t after)
         return sqlite3_reset(b->pending), fail(b, "count the rows");
     int64_t n = sqlite3_column_int64(b->pending, 0);
     sqlite3_reset(b->pending);
+    return n;
+}
+
+int64_t inbox_waiting(const char *path, int64_t after)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (access(path, F_OK)) return 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT coalesce(sum(count), 0) FROM inbox WHERE id > ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, after);
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     return n;
 }
 

@@ -28,6 +28,10 @@ int64_t inbox_last_id(inbox *b);
 /* The events in the rows after AFTER, or -1. */
 int64_t inbox_events_after(inbox *b, int64_t after);
 
+/* Without a key or a connection: the events in the rows after AFTER of
+ * the inbox at PATH (0 when there is no such file), or -1. */
+int64_t inbox_waiting(const char *path, int64_t after);
+
 /* The writer's transaction: rows added with inbox_add are durable once
  * inbox_commit returns 0. */
 int inbox_begin(inbox *b);

@@ -640,6 +640,10 @@ if setup inbox && start_serve inbox1 "$RECIPES/serve_slow.lua"; then
     ran=$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'slow-%'")
     check "inbox: the kill came before they had all run ($ran of 100)" test "$ran" -lt 100
     check "inbox: the file is beside the database" test -s "$DB.inbox"
+    "$NUDGE" --config "$W/nudge.conf.lua" --db "$DB" --outbox "$W/outbox.ndjson" tick \
+        >"$W/inbox-tick.out" 2>"$W/inbox-tick.err"
+    contains "inbox: nudge tick says acknowledged events wait for the service" \
+        "$W/inbox-tick.err" "nudge serve acknowledged have not run"
     if start_serve inbox2 "$RECIPES/serve_slow.lua"; then
         contains "inbox: the restart says what waits" "$W/inbox2.err" "acknowledged events wait"
         wait_count 100 60 sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'slow-%'"
