@@ -58,6 +58,9 @@ int serve_engine_stop(serve_state *sv);
 int serve_inbox_start(serve_state *sv);
 /* Ends the writer once the intake (closed first) is empty. */
 void serve_inbox_stop(serve_state *sv);
+/* After the writer and the engine thread have ended: deletes the rows
+ * that ran, so a clean stop leaves the inbox empty. */
+void serve_inbox_finish(serve_state *sv);
 
 /* The hooks the server calls, over SV. */
 server_hooks serve_hooks(serve_state *sv);

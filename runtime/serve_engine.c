@@ -200,6 +200,7 @@ int serve_engine_stop(serve_state *sv)
     __atomic_store_n(&sv->stop, 1, __ATOMIC_RELEASE);
     if (sv->engine_started) pthread_join(sv->engine_thread, NULL);
     sv->engine_started = 0;
+    serve_inbox_finish(sv);
     /* jobs that came after the last batch (none once the server has
      * stopped) are refused */
     intake_request *late;

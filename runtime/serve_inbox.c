@@ -62,15 +62,19 @@ static void take_in(serve_state *sv, intake_request *list, int64_t *pruned)
     if (rc == 0) intake_kick(sv->jobs);
 }
 
+/* Deletes the rows up to DONE (those that ran) in one transaction. */
+static int prune_to(inbox *b, int64_t done)
+{
+    if (inbox_begin(b) || inbox_prune(b, done) || inbox_commit(b))
+        return inbox_rollback(b), -1;
+    return 0;
+}
+
 /* Between requests: the rows that ran go. */
 static void prune_idle(serve_state *sv, int64_t *pruned)
 {
     int64_t done = __atomic_load_n(&sv->inbox_done, __ATOMIC_ACQUIRE);
-    if (done <= *pruned) return;
-    if (inbox_begin(sv->inbox_writer) || inbox_prune(sv->inbox_writer, done) ||
-        inbox_commit(sv->inbox_writer))
-        return inbox_rollback(sv->inbox_writer);
-    *pruned = done;
+    if (done > *pruned && prune_to(sv->inbox_writer, done) == 0) *pruned = done;
 }
 
 static void *writer_main(void *arg)
@@ -92,7 +96,18 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* DB.inbox's two connections, and where the engine left off. */
+/* 1 when the first row after DONE opens with the inbox's key. */
+static int first_row_opens(inbox *b, int64_t done)
+{
+    inbox_batch first;
+    int got = inbox_read(b, done, 1, &first);
+    if (got > 0) inbox_batch_free(&first);
+    return got > 0;
+}
+
+/* DB.inbox's two connections, and where the engine left off.  The rows
+ * that ran are deleted at once, so a database made again from nothing
+ * finds no row of the old one's. */
 static int open_inbox(serve_state *sv)
 {
     char path[4200], err[600];
@@ -107,7 +122,13 @@ static int open_inbox(serve_state *sv)
     if (store_meta_get(sv->run.store, "inbox_done", &done) < 0) return -1;
     int64_t last = inbox_last_id(sv->inbox_writer);
     int64_t waiting = inbox_events_after(sv->inbox_writer, done);
-    if (last < 0 || waiting < 0) return -1;
+    if (last < 0 || waiting < 0 || prune_to(sv->inbox_writer, done)) return -1;
+    if (waiting && !first_row_opens(sv->inbox_reader, done))
+        return log_error("%s: its %lld waiting events do not open with this database's "
+                         "key, so it belongs to another database (was %s replaced?) or "
+                         "is damaged; move it aside to start without them",
+                         path, (long long)waiting, sv->c->db_path),
+               -1;
     sv->inbox_done = done;
     sv->inbox_committed = last > done ? last : done; /* ids never go back */
     sv->backlog = waiting;
@@ -125,6 +146,12 @@ int serve_inbox_start(serve_state *sv)
         return log_error("cannot start the inbox writer thread"), -1;
     sv->writer_started = 1;
     return 0;
+}
+
+void serve_inbox_finish(serve_state *sv)
+{
+    if (sv->inbox_writer && !sv->writer_started)
+        prune_to(sv->inbox_writer, __atomic_load_n(&sv->inbox_done, __ATOMIC_ACQUIRE));
 }
 
 void serve_inbox_stop(serve_state *sv)

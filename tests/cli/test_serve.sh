@@ -678,6 +678,33 @@ if setup inbox && start_serve inbox1 "$RECIPES/serve_slow.lua"; then
         equals "backlog: what was acknowledged ran, the refused did not" \
             "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE message_id LIKE 'slow-%'")" 200
     else not_ok "backlog: the server starts" "$(tail -n 5 "$W/inbox3.err")"; fi
+    equals "inbox: a clean stop leaves no row in it" \
+        "$(sqlite3 "$DB.inbox" "SELECT count(*) FROM inbox")" 0
+    # a database made again from nothing beside an inbox still holding the
+    # old one's events: refused with the reason, the events kept
+    if start_serve inbox4 "$RECIPES/serve_slow.lua"; then
+        slow_batch "$W/slow4.json" 300 100
+        post slow4 /v1/batch "@$W/slow4.json"
+        kill -9 "$SRV_PID"
+        wait "$SRV_PID" 2>/dev/null
+        rm -f "$DB" "$DB-wal" "$DB-shm"
+        timeout 20 "$NUDGE" --config "$W/nudge.conf.lua" --db "$DB" --outbox "$W/outbox.ndjson" \
+            serve "$RECIPES/serve_slow.lua" --listen 127.0.0.1:0 </dev/null \
+            >"$W/inbox5.out" 2>"$W/inbox5.err"
+        orphan_rc=$?
+        check "inbox: another database's inbox is refused at the start (status $orphan_rc)" \
+            test "$orphan_rc" = 1
+        contains "inbox: the refusal says whose it may be" "$W/inbox5.err" "belongs to another database"
+        equals "inbox: its events are kept" \
+            "$(sqlite3 "$DB.inbox" "SELECT coalesce(sum(count), 0) FROM inbox")" 100
+        for f in "$DB.inbox" "$DB.inbox-wal" "$DB.inbox-shm"; do
+            [ -e "$f" ] && mv "$f" "$f.old"
+        done
+        if start_serve inbox6 "$RECIPES/serve_slow.lua"; then
+            stop_serve TERM 10
+            equals "inbox: moved aside, the service starts and stops" "$serve_rc" 0
+        fi
+    fi
 fi
 
 # ==== 6. --log-format json ==================================================
