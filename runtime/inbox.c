@@ -66,10 +66,12 @@ inbox *inbox_open(const char *path, const unsigned char key[VAULT_KEY_LEN], char
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &b->db, flags, NULL) ||
         sqlite3_busy_timeout(b->db, BUSY_TIMEOUT_MS) ||
-        sqlite3_exec(b->db, schema, NULL, NULL, NULL) || check_version(b, why, sizeof why) ||
-        prepare_all(b)) {
+        sqlite3_exec(b->db, schema, NULL, NULL, NULL) ||
+        check_version(b, why, sizeof why) || prepare_all(b)) {
         snprintf(err, err_len, "cannot open the inbox %s: %s", path,
-                 why[0] ? why : b->db ? sqlite3_errmsg(b->db) : "out of memory");
+                 why[0]  ? why
+                 : b->db ? sqlite3_errmsg(b->db)
+                         : "out of memory");
         inbox_close(b);
         return NULL;
     }
@@ -104,7 +106,8 @@ static int step_once(sqlite3_stmt *st)
 
 int64_t inbox_last_id(inbox *b)
 {
-    if (sqlite3_step(b->last) != SQLITE_ROW) return sqlite3_reset(b->last), fail(b, "max id");
+    if (sqlite3_step(b->last) != SQLITE_ROW)
+        return sqlite3_reset(b->last), fail(b, "max id");
     int64_t id = sqlite3_column_int64(b->last, 0);
     sqlite3_reset(b->last);
     return id;
@@ -139,7 +142,8 @@ int64_t inbox_waiting(const char *path, int64_t after)
 
 int inbox_begin(inbox *b)
 {
-    return sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ? fail(b, "begin") : 0;
+    return sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ? fail(b, "begin")
+                                                                    : 0;
 }
 
 int inbox_commit(inbox *b)

@@ -12,16 +12,17 @@
 /* The event's strings, in packing order; raw and type are always there. */
 static void string_slots(nudge_event *ev, const char **slots[STRINGS])
 {
-    const char **all[STRINGS] = {&ev->raw,          &ev->type,        &ev->user_id,
-                                 &ev->anonymous_id, &ev->name,        &ev->message_id,
+    const char **all[STRINGS] = {&ev->raw,          &ev->type,       &ev->user_id,
+                                 &ev->anonymous_id, &ev->name,       &ev->message_id,
                                  &ev->traits_json,  &ev->previous_id};
     memcpy(slots, all, sizeof all);
 }
 
 static void string_values(const nudge_event *ev, const char *values[STRINGS])
 {
-    const char *all[STRINGS] = {ev->raw,  ev->type,       ev->user_id,    ev->anonymous_id,
-                                ev->name, ev->message_id, ev->traits_json, ev->previous_id};
+    const char *all[STRINGS] = {ev->raw,          ev->type,       ev->user_id,
+                                ev->anonymous_id, ev->name,       ev->message_id,
+                                ev->traits_json,  ev->previous_id};
     memcpy(values, all, sizeof all);
 }
 

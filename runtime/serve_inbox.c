@@ -132,7 +132,8 @@ static int open_inbox(serve_state *sv)
     sv->inbox_done = done;
     sv->inbox_committed = last > done ? last : done; /* ids never go back */
     sv->backlog = waiting;
-    sv->backlog_max = sv->c->cfg.server_backlog ? sv->c->cfg.server_backlog : SERVE_BACKLOG_MAX;
+    sv->backlog_max =
+        sv->c->cfg.server_backlog ? sv->c->cfg.server_backlog : SERVE_BACKLOG_MAX;
     if (waiting)
         log_warn("serve: %lld acknowledged events wait in %s; they run first",
                  (long long)waiting, path);

@@ -17,9 +17,14 @@ static unsigned char key[VAULT_KEY_LEN];
 
 static nudge_event event(const char *user, const char *message_id, const char *raw)
 {
-    nudge_event e = {.type = "track", .user_id = user, .profile_id = user,
-                     .name = "Cart Viewed", .message_id = message_id, .raw = raw,
-                     .ts_ms = 1793631600123, .line = 7};
+    nudge_event e = {.type = "track",
+                     .user_id = user,
+                     .profile_id = user,
+                     .name = "Cart Viewed",
+                     .message_id = message_id,
+                     .raw = raw,
+                     .ts_ms = 1793631600123,
+                     .line = 7};
     e.raw_len = strlen(raw);
     return e;
 }
@@ -27,10 +32,15 @@ static nudge_event event(const char *user, const char *message_id, const char *r
 static void test_pack_round_trip(void)
 {
     nudge_event in[2] = {event("u1", "m1", "{\"a\":1}"), {0}};
-    in[1] = (nudge_event){.type = "identify", .anonymous_id = "anon-2",
-                          .profile_id = "anon-2", .message_id = "m2", .raw = "{}",
+    in[1] = (nudge_event){.type = "identify",
+                          .anonymous_id = "anon-2",
+                          .profile_id = "anon-2",
+                          .message_id = "m2",
+                          .raw = "{}",
                           .traits_json = "{\"email\":\"p@example.test\"}",
-                          .previous_id = "old", .ts_ms = -5, .line = 2};
+                          .previous_id = "old",
+                          .ts_ms = -5,
+                          .line = 2};
     size_t len = 0;
     char *packed = inbox_pack(in, 2, &len);
     nudge_event out[2];
