@@ -729,4 +729,15 @@ print(n)' "$W/json.err" >"$W/json.check" 2>&1; then
     else not_ok "json: every stderr line is a JSON object" "$(tail -n 3 "$W/json.check"); $(head -c 300 "$W/json.err")"; fi
 fi
 
+# ==== 7. the server table's bad values ====================================
+mkdir -p "$TMP/badconf"
+for bad in 'backlog = 0' 'backlog = "many"' 'threads = 5000' 'bogus = 1'; do
+    key=${bad%% *}
+    printf 'return { server = { %s } }\n' "$bad" >"$TMP/badconf/nudge.conf.lua"
+    timeout 10 "$NUDGE" --config "$TMP/badconf/nudge.conf.lua" --db "$TMP/badconf/nudge.db" \
+        serve --listen 127.0.0.1:0 </dev/null >/dev/null 2>"$TMP/badconf/err"
+    equals "config: server = { $bad } is a usage error" "$?" 2
+    contains "config: server = { $bad } names the key" "$TMP/badconf/err" "'server.$key'"
+done
+
 stop_sinks
