@@ -3,7 +3,8 @@
  * transaction, wakes the requests and kicks the engine thread.  So a 200
  * waits for one small commit in DB.inbox, never for the journeys.  It
  * also deletes the rows the engine thread has run, and refuses requests
- * (503) while SERVE_BACKLOG_MAX acknowledged events wait to run. */
+ * (503) that would bring the events acknowledged and not yet run over
+ * server.backlog (SERVE_BACKLOG_MAX by default). */
 #include "serve.h"
 
 #include "log.h"
