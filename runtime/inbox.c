@@ -12,6 +12,8 @@
 
 #define INBOX_SCHEMA_VERSION 1
 #define BUSY_TIMEOUT_MS 10000
+/* the events in the rows after ?, for the writer and for inbox_waiting */
+#define WAITING_SQL "SELECT coalesce(sum(count), 0) FROM inbox WHERE id > ?"
 
 struct inbox {
     sqlite3 *db;
@@ -29,8 +31,7 @@ static int prepare_all(inbox *b)
     const char *sql[] = {"INSERT INTO inbox (id, count, sealed) VALUES (?, ?, ?)",
                          "DELETE FROM inbox WHERE id <= ?",
                          "SELECT id, count, sealed FROM inbox WHERE id > ? ORDER BY id",
-                         "SELECT coalesce(max(id), 0) FROM inbox",
-                         "SELECT coalesce(sum(count), 0) FROM inbox WHERE id > ?"};
+                         "SELECT coalesce(max(id), 0) FROM inbox", WAITING_SQL};
     sqlite3_stmt **slots[] = {&b->add, &b->prune, &b->read, &b->last, &b->pending};
     for (int i = 0; i < 5; i++)
         if (sqlite3_prepare_v3(b->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, slots[i],
@@ -130,8 +131,7 @@ int64_t inbox_waiting(const char *path, int64_t after)
     int64_t n = -1;
     if (access(path, F_OK)) return 0;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT coalesce(sum(count), 0) FROM inbox WHERE id > ?",
-                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_prepare_v2(db, WAITING_SQL, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, after);
         if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
     }
